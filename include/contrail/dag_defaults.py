@@ -1,0 +1,18 @@
+"""Arguments every Contrail DAG shares: owner, retries, start date, tags."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+# The data starts on 2013-01-01, so any 2013 day can be backfilled; catchup=False on every DAG
+# means unpausing one creates a single run for today, never a catch-up of 4,000 days.
+START_DATE = dt.datetime(2013, 1, 1, tzinfo=dt.timezone.utc)
+
+DEFAULT_ARGS = {
+    "owner": "contrail",
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+}
+
+TAGS = ["contrail"]

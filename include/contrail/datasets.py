@@ -1,0 +1,44 @@
+"""Every dataset's name, place in the lake and Airflow Asset, defined once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A partitioned dataset: `path` is relative to the profile's data root."""
+
+    name: str
+    path: str
+    partitioned: bool = True
+
+    @property
+    def asset_uri(self) -> str:
+        # Stable across machines and profiles: the asset names the dataset, the profile says where it lives.
+        return f"contrail://lake/{self.path}"
+
+    def partition(self, day) -> str:
+        """Relative path of one day's partition, e.g. raw/flights/dt=2013-01-01."""
+        return f"{self.path}/dt={day:%Y-%m-%d}" if self.partitioned else self.path
+
+
+RAW_FLIGHTS = Dataset("raw_flights", "raw/flights")
+RAW_WEATHER = Dataset("raw_weather", "raw/weather")
+RAW_PLANES = Dataset("raw_planes", "raw/planes")
+RAW_AIRPORTS = Dataset("raw_airports", "raw/airports")
+RAW_AIRLINES = Dataset("raw_airlines", "raw/airlines")
+FEATURES = Dataset("features", "features")
+# Per-partition row counts written by the feature job next to (not inside) the features dataset.
+FEATURE_COUNTS = Dataset("feature_counts", "features_counts")
+
+DIMENSIONS = (RAW_PLANES, RAW_AIRPORTS, RAW_AIRLINES)
+RAW = (RAW_FLIGHTS, RAW_WEATHER, *DIMENSIONS)
+BY_NAME = {d.name: d for d in (*RAW, FEATURES, FEATURE_COUNTS)}
+
+
+def asset(dataset: Dataset):
+    """The Airflow Asset of a dataset (imports airflow.sdk, which every DAG file has loaded)."""
+    from airflow.sdk import Asset
+
+    return Asset(name=dataset.name, uri=dataset.asset_uri)

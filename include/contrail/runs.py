@@ -1,0 +1,40 @@
+"""Which 2013 days a DAG run processes, from its logical date, params or triggering asset events."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from contrail.dates import check_in_range, data_date, day_range, parse_day
+
+
+def run_day(dag_run) -> dt.date:
+    """The data day of a run; manual and asset-triggered runs have no logical date, so use run_after."""
+    logical = dag_run.logical_date or dag_run.run_after
+    return data_date(logical)
+
+
+def requested_days(params: dict, events: list[dict], fallback: dt.date) -> list[dt.date]:
+    """Days to process: params start/end if given, else the days named by the triggering events, else fallback."""
+    start, end = params.get("start"), params.get("end")
+    if start or end:
+        first = parse_day(start or end)
+        days = day_range(first, parse_day(end or start))
+        for day in days:
+            check_in_range(day, "params start/end")
+        return days
+    named = sorted({parse_day(e["dt"]) for e in events if e and e.get("dt")})
+    return named or [fallback]
+
+
+def event_extras(triggering_asset_events, asset) -> list[dict]:
+    """The extra dicts of the events of `asset` that triggered this run (empty for other runs)."""
+    if not triggering_asset_events:
+        return []
+    for key, events in triggering_asset_events.items():
+        if getattr(key, "name", None) == asset.name:
+            return [dict(e.extra or {}) for e in events]
+    return []
+
+
+def iso(days: list[dt.date]) -> list[str]:
+    return [f"{d:%Y-%m-%d}" for d in days]

@@ -1,0 +1,48 @@
+"""A landing zone (folder or bucket) where upstream systems drop CSV or Parquet files."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from contrail.sources.base import FlightsSource, SourceError, select_day
+
+
+class LandingSource(FlightsSource):
+    """Reads `<url>/<table>/dt=YYYY-MM-DD/*` for daily tables and `<url>/<table>/*` for dimensions."""
+
+    def __init__(self, url: str, conn_id: str | None = None):
+        from airflow.sdk import ObjectStoragePath
+
+        self.url = url.rstrip("/")
+        self.root = ObjectStoragePath(self.url, conn_id=conn_id)
+
+    def _read_folder(self, relative: str, table: str):
+        import pandas as pd
+
+        folder = self.root / relative
+        fs = folder.fs
+        files = sorted(p for p in fs.find(folder.path) if p.endswith((".csv", ".csv.gz", ".csv.zip", ".parquet")))
+        if not files:
+            raise SourceError(f"missing source table {table!r}: no CSV or Parquet files in {self.url}/{relative}")
+        frames = []
+        for path in files:
+            with fs.open(path, "rb") as fh:
+                if path.endswith(".parquet"):
+                    frames.append(pd.read_parquet(fh))
+                else:
+                    compression = "zip" if path.endswith(".zip") else "gzip" if path.endswith(".gz") else None
+                    frames.append(pd.read_csv(fh, compression=compression, dtype={"tailnum": "string", "time_hour": "string"}))
+        return pd.concat(frames, ignore_index=True)
+
+    def _day(self, table: str, day: dt.date):
+        relative = f"{table}/dt={day:%Y-%m-%d}"
+        return select_day(self._read_folder(relative, table), day, table, f"{self.url}/{relative}")
+
+    def flights(self, day: dt.date):
+        return self._day("flights", day)
+
+    def weather(self, day: dt.date):
+        return self._day("weather", day)
+
+    def dimension(self, table: str):
+        return self._read_folder(table, table)

@@ -1,0 +1,122 @@
+"""One path layer over ObjectStoragePath: the same code writes to a folder, S3, GCS or Azure Blob."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from urllib.parse import urlparse
+
+from contrail.config import ConfigError, Profile, profile as active_profile
+
+KNOWN_SCHEMES = {"file", "s3", "gs", "gcs", "abfs", "abfss", "az", "wasb", "wasbs", "memory"}
+PART_FILE = "part-00000.parquet"
+
+
+class StorageError(RuntimeError):
+    """Reading or writing the lake failed; the message names the path."""
+
+
+def check_url(url: str) -> str:
+    """Refuse a data-root URL that no backend can serve, naming it and the accepted forms."""
+    parsed = urlparse(url)
+    if parsed.scheme not in KNOWN_SCHEMES or not (parsed.netloc or parsed.path.strip("/")):
+        raise ConfigError(
+            f"bad storage URL {url!r} (CONTRAIL_DATA_ROOT): expected file:///abs/dir, s3://bucket/prefix, "
+            "gs://bucket/prefix or abfs://container@account.dfs.core.windows.net/prefix"
+        )
+    return url.rstrip("/")
+
+
+def root(prof: Profile | None = None):
+    """The data-lake root of a profile as an ObjectStoragePath."""
+    from airflow.sdk import ObjectStoragePath
+
+    prof = prof or active_profile()
+    return ObjectStoragePath(check_url(prof.data_root), conn_id=prof.storage_conn_id)
+
+
+def location(relative: str, prof: Profile | None = None):
+    """The ObjectStoragePath of a path relative to the lake root."""
+    return root(prof) / relative
+
+
+def spark_uri(relative: str, prof: Profile | None = None) -> str:
+    """The URI under which Spark (local, EMR, Dataproc, HDInsight) reads the same path."""
+    prof = prof or active_profile()
+    base = check_url(prof.data_root)
+    scheme, rest = base.split("://", 1)
+    return f"{prof.spark_scheme}://{rest}/{relative}"
+
+
+def write_parquet_atomically(table, dest) -> int:
+    """Replace the partition folder `dest` with one Parquet file holding `table`; return its row count.
+
+    The file is written to a sibling staging folder and moved into place, so readers see the old
+    partition or the new one, never half of either; a re-run replaces, it never appends.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not isinstance(table, pa.Table):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    fs, parent = dest.fs, dest.parent
+    tag = uuid.uuid4().hex[:12]
+    staging = parent / f"_staging-{dest.name}-{tag}"
+    trash = parent / f"_trash-{dest.name}-{tag}"
+    sweep_leftovers(dest)
+    try:
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        fs.makedirs(staging.path, exist_ok=True)
+        with fs.open(f"{staging.path}/{PART_FILE}", "wb") as fh:
+            fh.write(buf.getvalue())
+        had_old = fs.exists(dest.path)
+        if had_old:
+            fs.mv(dest.path, trash.path, recursive=True)
+        try:
+            fs.mv(staging.path, dest.path, recursive=True)
+        except Exception:
+            if had_old:
+                fs.mv(trash.path, dest.path, recursive=True)
+            raise
+        if had_old:
+            fs.rm(trash.path, recursive=True)
+    except Exception as exc:
+        _remove(fs, staging.path)
+        raise StorageError(f"could not write {dest}: {type(exc).__name__}: {exc}") from exc
+    return table.num_rows
+
+
+def sweep_leftovers(dest) -> None:
+    """Delete staging folders that a killed earlier attempt at `dest` left behind."""
+    fs = dest.fs
+    pattern = f"{dest.parent.path}/_staging-{dest.name}-*"
+    for path in fs.glob(pattern):
+        _remove(fs, path)
+
+
+def _remove(fs, path: str) -> None:
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+
+
+def read_parquet(dest):
+    """Read a partition folder (or file) into pandas, naming the path when it is missing or unreadable."""
+    import pyarrow.parquet as pq
+
+    fs = dest.fs
+    if not fs.exists(dest.path):
+        raise StorageError(f"missing partition {dest}: run the step that writes it first")
+    files = sorted(p for p in fs.find(dest.path) if p.endswith(".parquet") and "/_" not in p[len(dest.path):])
+    if not files:
+        raise StorageError(f"partition {dest} holds no Parquet file")
+    frames = []
+    for path in files:
+        try:
+            with fs.open(path, "rb") as fh:
+                frames.append(pq.read_table(fh))
+        except Exception as exc:
+            raise StorageError(f"unreadable Parquet file {dest.protocol}://{path}: {type(exc).__name__}: {exc}") from exc
+    import pyarrow as pa
+
+    return pa.concat_tables(frames).to_pandas()

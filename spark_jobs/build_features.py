@@ -1,0 +1,153 @@
+"""Build model features for a range of days: flights x origin weather at the scheduled hour x planes.
+
+spark-submit-able as it is (local Spark, EMR, Dataproc, HDInsight), and callable in-process with a
+given SparkSession (the local profile's long-lived Spark Connect server):
+
+    spark-submit build_features.py --raw file:///lake/raw --features file:///lake/features \
+        --counts file:///lake/features_counts --dates 2013-01-01,2013-01-02
+
+Each day's partition features/dt=YYYY-MM-DD/ is replaced by dynamic partition overwrite, so a job
+over a range of days publishes exactly the partitions that one job per day would have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+LATE_MINUTES = 15
+WEATHER_COLUMNS = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib"]
+KEY_COLUMNS = ["dt", "year", "month", "day", "carrier", "flight", "tailnum", "origin", "dest", "sched_dep_time", "time_hour"]
+FEATURE_COLUMNS = [
+    "hour", "minute", "weekday", "month", "day_of_year", "carrier", "origin", "dest", "distance",
+    "plane_age", "seats", "engines", *WEATHER_COLUMNS,
+]
+
+
+def with_day(flights: DataFrame) -> DataFrame:
+    """Add dt (YYYY-MM-DD of the scheduled local departure day), cancelled and diverted flags."""
+    day = F.make_date("year", "month", "day")
+    return (
+        flights.withColumn("dt", F.date_format(day, "yyyy-MM-dd"))
+        .withColumn("cancelled", F.col("dep_time").isNull())
+        .withColumn("diverted", F.col("dep_time").isNotNull() & F.col("arr_delay").isNull())
+    )
+
+
+def join_weather(flights: DataFrame, weather: DataFrame) -> DataFrame:
+    """Left-join each flight with its origin's weather at the scheduled hour.
+
+    The join is on the UTC instant (time_hour), not on the local hour: on the autumn DST change the
+    local hour 1 happens twice, and a local-hour join would duplicate those flights.
+    """
+    hourly = weather.select("dt", "origin", "time_hour", *WEATHER_COLUMNS).dropDuplicates(["dt", "origin", "time_hour"])
+    return flights.join(hourly, on=["dt", "origin", "time_hour"], how="left")
+
+
+def join_planes(flights: DataFrame, planes: DataFrame) -> DataFrame:
+    """Left-join plane attributes by tail number; a missing plane leaves nulls, never drops the flight."""
+    attrs = planes.select(
+        "dt", "tailnum", F.col("year").alias("plane_year"), "seats", "engines"
+    ).dropDuplicates(["dt", "tailnum"])
+    joined = flights.join(attrs, on=["dt", "tailnum"], how="left")
+    return joined.withColumn("plane_age", (F.col("year") - F.col("plane_year")).cast("double")).drop("plane_year")
+
+
+def derive_features(joined: DataFrame) -> DataFrame:
+    """Calendar features, typed model inputs and the label (arrival 15+ minutes late) for labelled flights."""
+    day = F.make_date("year", "month", "day")
+    out = (
+        joined.withColumn("weekday", F.dayofweek(day))
+        .withColumn("day_of_year", F.dayofyear(day))
+        .withColumn("distance", F.col("distance").cast("double"))
+        .withColumn("seats", F.col("seats").cast("double"))
+        .withColumn("engines", F.col("engines").cast("double"))
+        .withColumn("label", (F.col("arr_delay") >= LATE_MINUTES).cast("int"))
+    )
+    for name in WEATHER_COLUMNS:
+        out = out.withColumn(name, F.col(name).cast("double"))
+    labelled = out.where(~F.col("cancelled") & ~F.col("diverted"))
+    return labelled.select(*KEY_COLUMNS, *[c for c in FEATURE_COLUMNS if c not in KEY_COLUMNS], "arr_delay", "label")
+
+
+def build(flights: DataFrame, weather: DataFrame, planes: DataFrame) -> DataFrame:
+    """The whole transform: raw tables (each with a dt column) to the features table."""
+    return derive_features(join_planes(join_weather(with_day(flights), weather), planes))
+
+
+def partition_counts(flights: DataFrame, features: DataFrame) -> DataFrame:
+    """Per day: flights in, features written, cancelled and diverted (in = features + cancelled + diverted)."""
+    flagged = with_day(flights)
+    source = flagged.groupBy("dt").agg(
+        F.count(F.lit(1)).alias("flights_in"),
+        F.sum(F.col("cancelled").cast("long")).alias("cancelled"),
+        F.sum(F.col("diverted").cast("long")).alias("diverted"),
+    )
+    written = features.groupBy("dt").agg(F.count(F.lit(1)).alias("features"))
+    return source.join(written, "dt", "left").fillna(0, ["features"])
+
+
+def _read_days(spark: SparkSession, root: str, dates: list[str], table: str) -> DataFrame:
+    paths = [f"{root}/{table}/dt={d}" for d in dates]
+    try:
+        frame = spark.read.option("basePath", f"{root}/{table}").parquet(*paths)
+        frame.schema  # resolves the paths now, so a missing partition fails here with its name
+    except Exception as exc:
+        text = str(exc)
+        if "PATH_NOT_FOUND" in text or "does not exist" in text.lower():
+            missing = next((p for p in paths if p in text), ", ".join(paths))
+            raise FileNotFoundError(f"missing raw partition for {table}: {missing} (run ingestion for that date first)") from None
+        raise RuntimeError(f"could not read raw {table} at {root}/{table} for {', '.join(dates)}: {text.splitlines()[0]}") from exc
+    # dt comes from the folder name; cast it to text so partitions read back as they were written
+    return frame.withColumn("dt", F.col("dt").cast("string"))
+
+
+def run(spark: SparkSession, raw: str, features: str, counts: str, dates: list[str]) -> dict[str, dict]:
+    """Build and publish the features of `dates`; return each day's counts."""
+    flights = _read_days(spark, raw, dates, "flights").drop("dt")
+    table = build(flights, _read_days(spark, raw, dates, "weather"), _read_days(spark, raw, dates, "planes"))
+    (
+        table.repartition("dt").sortWithinPartitions("origin", "sched_dep_time", "carrier", "flight")
+        .write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("dt").parquet(features)
+    )
+    per_day = partition_counts(flights, spark.read.parquet(features).where(F.col("dt").cast("string").isin(dates))
+                               .withColumn("dt", F.col("dt").cast("string")))
+    per_day.repartition("dt").write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("dt").parquet(counts)
+    result = {r["dt"]: {k: int(r[k]) for k in ("flights_in", "features", "cancelled", "diverted")} for r in per_day.collect()}
+    check_counts(result, dates)
+    return result
+
+
+def check_counts(result: dict[str, dict], dates: list[str]) -> None:
+    """Fail loudly if a day is missing or rows were lost or duplicated between raw and features."""
+    for d in dates:
+        c = result.get(d)
+        if c is None:
+            raise RuntimeError(f"no flights read for {d}: raw/flights/dt={d} is empty")
+        if c["flights_in"] != c["features"] + c["cancelled"] + c["diverted"]:
+            raise RuntimeError(f"row count mismatch for {d}: {c} (flights_in must equal features + cancelled + diverted)")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raw", required=True, help="URI of the raw zone (holds flights/, weather/, planes/)")
+    parser.add_argument("--features", required=True, help="URI of the features dataset")
+    parser.add_argument("--counts", required=True, help="URI of the per-day counts dataset")
+    parser.add_argument("--dates", required=True, help="comma-separated YYYY-MM-DD days")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> dict[str, dict]:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    spark = spark or SparkSession.builder.appName("contrail-build-features").getOrCreate()
+    result = run(spark, args.raw.rstrip("/"), args.features.rstrip("/"), args.counts.rstrip("/"), args.dates.split(","))
+    print("CONTRAIL_COUNTS " + json.dumps(result, sort_keys=True))
+    return result
+
+
+if __name__ == "__main__":
+    main()

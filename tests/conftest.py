@@ -1,0 +1,59 @@
+"""Test environment: a private Airflow home, SQLite database, data lake and Spark Connect server.
+
+The variables are set before anything imports airflow, as Airflow reads its configuration once.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from contrail import localenv
+
+_STATE = Path(tempfile.mkdtemp(prefix="contrail-test-"))
+localenv.apply(
+    environ={},  # the test environment never inherits a developer's running deployment
+    CONTRAIL_STATE_DIR=str(_STATE),
+    CONTRAIL_DATA_ROOT=str(_STATE / "data"),
+    AIRFLOW_HOME=str(_STATE / "airflow"),
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{_STATE}/airflow/airflow.db",
+    CONTRAIL_SPARK_CONNECT_PORT=os.environ.get("CONTRAIL_TEST_SPARK_PORT", "15112"),
+    AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="18793",
+    AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="18794",
+)
+(_STATE / "airflow").mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def state_dir() -> Path:
+    return _STATE
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A fresh Airflow metadata database for the session."""
+    from airflow.utils import db
+
+    db.resetdb()
+    yield
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A Spark Connect session on the test server, started once and stopped at the end."""
+    from contrail.spark import connect
+
+    session = connect.session()
+    yield session
+    session.stop()
+    connect.stop_server()
+
+
+@pytest.fixture(scope="session")
+def dagbag(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
