@@ -27,7 +27,7 @@ def data_date(logical: dt.date | dt.datetime, replay_years: str | int | None = N
     """
     day = logical.date() if isinstance(logical, dt.datetime) else logical
     setting = str(_offset_setting() if replay_years is None else replay_years).strip().lower()
-    if day.year != DATA_YEAR and setting != "0":
+    if day.year > DATA_YEAR and setting != "0":
         years = day.year - DATA_YEAR if setting == "auto" else _int_setting(setting)
         try:
             day = day.replace(year=day.year - years)

@@ -57,14 +57,14 @@ def write_parquet_atomically(table, dest) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if not isinstance(table, pa.Table):
-        table = pa.Table.from_pandas(table, preserve_index=False)
     fs, parent = dest.fs, dest.parent
     tag = uuid.uuid4().hex[:12]
     staging = parent / f"_staging-{dest.name}-{tag}"
     trash = parent / f"_trash-{dest.name}-{tag}"
-    sweep_leftovers(dest)
     try:
+        sweep_leftovers(dest)
+        if not isinstance(table, pa.Table):
+            table = pa.Table.from_pandas(table, preserve_index=False)
         buf = io.BytesIO()
         pq.write_table(table, buf)
         fs.makedirs(staging.path, exist_ok=True)
@@ -72,15 +72,15 @@ def write_parquet_atomically(table, dest) -> int:
             fh.write(buf.getvalue())
         had_old = fs.exists(dest.path)
         if had_old:
-            fs.mv(dest.path, trash.path, recursive=True)
+            _move_files(fs, dest.path, trash.path)
         try:
-            fs.mv(staging.path, dest.path, recursive=True)
+            _move_files(fs, staging.path, dest.path)
         except Exception:
             if had_old:
-                fs.mv(trash.path, dest.path, recursive=True)
+                _move_files(fs, trash.path, dest.path)
             raise
         if had_old:
-            fs.rm(trash.path, recursive=True)
+            _remove(fs, trash.path)
     except Exception as exc:
         _remove(fs, staging.path)
         raise StorageError(f"could not write {dest}: {type(exc).__name__}: {exc}") from exc
@@ -93,6 +93,14 @@ def sweep_leftovers(dest) -> None:
     pattern = f"{dest.parent.path}/_staging-{dest.name}-*"
     for path in fs.glob(pattern):
         _remove(fs, path)
+
+
+def _move_files(fs, src: str, dst: str) -> None:
+    # File by file: fsspec's recursive mv of a folder fails on object stores, which have no folders.
+    fs.makedirs(dst, exist_ok=True)
+    for path in fs.find(src):
+        fs.mv(path, dst + path[len(src):])
+    _remove(fs, src)
 
 
 def _remove(fs, path: str) -> None:
