@@ -32,9 +32,11 @@ def contrail_features():
     and weather features and the label *arrived 15+ minutes late*, and publishes
     `features/dt=YYYY-MM-DD/` by dynamic partition overwrite.
 
-    * **When**: each time `contrail_ingest` lands flights. Events that queue up while a run is busy
-      are processed together in one Spark job over all their days, which publishes exactly the same
-      per-day partitions. By hand: trigger with params `start` / `end`.
+    * **When**: each time `contrail_ingest` lands flights. The run then builds every day whose raw
+      flights are newer than its features (the lake decides, so no landed day is ever missed, even
+      when events pile up while a run is busy), in one Spark job over all those days, which
+      publishes exactly the same per-day partitions as one job per day. By hand: trigger with params
+      `start` / `end` (those days are rebuilt whatever their state).
     * **Engine**: the profile's (`CONTRAIL_PROFILE`): locally a long-lived Spark Connect server.
     * **Run facts**: the features event lists every day's flights in, features, cancelled and
       diverted rows (in = features + cancelled + diverted, checked).
@@ -42,11 +44,18 @@ def contrail_features():
 
     @task
     def resolve_days(*, params, dag_run, triggering_asset_events=None) -> list[str]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from contrail.runs import event_extras, iso, requested_days, run_day
 
-        events = event_extras(triggering_asset_events, RAW_FLIGHTS)
-        fallback = None if events or params.get("start") or params.get("end") else run_day(dag_run)
-        return iso(requested_days(params, events, fallback))
+        if event_extras(triggering_asset_events, RAW_FLIGHTS) and not (params.get("start") or params.get("end")):
+            from contrail.features import stale_days
+
+            days = stale_days()
+            if not days:
+                raise AirflowSkipException("the features of every landed day are newer than its flights")
+            return days
+        return iso(requested_days(params, run_day(dag_run)))
 
     @task(outlets=[FEATURES])
     def publish_features(days: list[str], *, outlet_events) -> dict:

@@ -81,3 +81,28 @@ def test_landing_keeps_rows_dated_otherwise_for_the_quality_gate(tmp_path):
     Nycflights13Source().flights(dt.date(2013, 3, 4)).head(3).to_csv(zone / "late.csv", index=False)
     landed = LandingSource((tmp_path / "landing").as_uri()).flights(dt.date(2013, 3, 3))
     assert landed["day"].tolist() == [4, 4, 4]
+
+
+def build_counts(day: dt.date) -> None:
+    """Stand in for the feature job's last write: the day's counts partition."""
+    import pandas as pd
+
+    row = pd.DataFrame([{"flights_in": 1, "features": 1, "cancelled": 0, "diverted": 0}])
+    storage.write_parquet_atomically(row, storage.location(f"{datasets.FEATURE_COUNTS.path}/dt={day}"))
+
+
+def test_stale_days_are_those_landed_after_their_last_build(lake):
+    from contrail.features import stale_days
+
+    jan1, jan2 = dt.date(2013, 1, 1), dt.date(2013, 1, 2)
+    assert stale_days() == []
+    ingest.land("flights", jan1)
+    ingest.land("flights", jan2)
+    assert stale_days() == ["2013-01-01", "2013-01-02"]
+    build_counts(jan1)
+    assert stale_days() == ["2013-01-02"]
+    (lake / "raw" / "flights" / "_staging-dt=2013-01-03-abc").mkdir()  # a killed landing is not a day
+    build_counts(jan2)
+    assert stale_days() == []
+    ingest.land("flights", jan1)  # a re-landing makes the day stale again
+    assert stale_days() == ["2013-01-01"]

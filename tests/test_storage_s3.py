@@ -73,3 +73,12 @@ def test_a_missing_bucket_fails_with_the_path_and_writes_nothing(s3_lake, monkey
     with pytest.raises(storage.StorageError, match="could not write s3://.*no-such-bucket-here/contrail/raw/airlines/dt=2013-01-05"):
         ingest.land("airlines", dt.date(2013, 1, 5))
     assert keys(client, bucket) == []
+
+
+def test_partition_times_come_from_the_object_store(s3_lake):
+    before = time.time()
+    ingest.land("flights", dt.date(2013, 1, 5))
+    ingest.land("flights", dt.date(2013, 1, 6))
+    times = storage.partition_mtimes(storage.location(datasets.RAW_FLIGHTS.path))
+    assert sorted(times) == ["2013-01-05", "2013-01-06"]
+    assert all(before - 2 <= t <= time.time() + 2 for t in times.values())  # S3 keeps whole seconds

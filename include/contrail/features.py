@@ -19,3 +19,15 @@ def published_counts(days: list[str]) -> dict[str, dict]:
             raise RuntimeError(f"row count mismatch for {day}: {row}")
         result[day] = row
     return result
+
+
+def stale_days() -> list[str]:
+    """Days whose raw flights were landed after (or, on a store with coarse clocks, in the same tick as) their last build.
+
+    The lake, not the asset events, decides what an event-triggered run builds: Airflow 3.3 can fold
+    events that arrive while a run is queued into that run's queue entry without handing them to
+    the run, so a day named only by such an event would otherwise never be built.
+    """
+    landed = storage.partition_mtimes(storage.location(datasets.RAW_FLIGHTS.path))
+    built = storage.partition_mtimes(storage.location(datasets.FEATURE_COUNTS.path))
+    return sorted(day for day, when in landed.items() if day not in built or built[day] <= when)

@@ -13,8 +13,8 @@ def run_day(dag_run) -> dt.date:
     return data_date(logical)
 
 
-def requested_days(params: dict, events: list[dict], fallback: dt.date) -> list[dt.date]:
-    """Days to process: params start/end if given, else the days named by the triggering events, else fallback."""
+def requested_days(params: dict, fallback: dt.date) -> list[dt.date]:
+    """Days to process: params start/end if given (checked to be 2013 days), else the fallback day."""
     start, end = params.get("start"), params.get("end")
     if start or end:
         first = parse_day(start or end)
@@ -22,8 +22,7 @@ def requested_days(params: dict, events: list[dict], fallback: dt.date) -> list[
         for day in days:
             check_in_range(day, "params start/end")
         return days
-    named = sorted({parse_day(e["dt"]) for e in events if e and e.get("dt")})
-    return named or [fallback]
+    return [fallback]
 
 
 def event_extras(triggering_asset_events, asset) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import uuid
 from urllib.parse import urlparse
@@ -106,6 +107,35 @@ def _move_files(fs, src: str, dst: str) -> None:
 def _remove(fs, path: str) -> None:
     if fs.exists(path):
         fs.rm(path, recursive=True)
+
+
+def partition_mtimes(dest) -> dict[str, float]:
+    """For each committed `dt=` partition under the dataset folder `dest`, its newest file's modification time.
+
+    One recursive listing; staging and trash folders are skipped. Times come from the store itself
+    (the local file system, S3, GCS or Blob), so two datasets on one store compare fairly.
+    """
+    fs = dest.fs
+    if not fs.exists(dest.path):
+        return {}
+    newest: dict[str, float] = {}
+    for path, info in fs.find(dest.path, detail=True).items():
+        part = path[len(dest.path):].lstrip("/").split("/", 1)[0]
+        if part.startswith("dt=") and "/_" not in path[len(dest.path):]:
+            newest[part[3:]] = max(newest.get(part[3:], 0.0), _mtime(fs, path, info))
+    return newest
+
+
+def _mtime(fs, path: str, info: dict) -> float:
+    for key in ("mtime", "LastModified", "last_modified", "updated"):  # local, s3fs, adlfs, gcsfs
+        value = info.get(key)
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if isinstance(value, dt.datetime):
+            return value.timestamp()
+    return fs.modified(path).timestamp()
 
 
 def read_parquet(dest):
