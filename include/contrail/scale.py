@@ -21,29 +21,26 @@ REQUIRED = (
 )
 
 
+def _whole_number(value, what: str, minimum: int) -> int:
+    """`value` as an int of at least `minimum`, or a ValueError naming `what` and the bad value."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < minimum:
+        raise ValueError(f"{what} must be a whole number >= {minimum}, got {value!r}")
+    return number
+
+
 def check_factor(factor) -> int:
     """The scale factor as an int, or a ValueError naming the bad value."""
-    try:
-        if isinstance(factor, bool):
-            raise TypeError
-        value = operator.index(factor)
-    except TypeError:
-        raise ValueError(f"scale factor must be a whole number >= 1, got {factor!r}") from None
-    if value < 1:
-        raise ValueError(f"scale factor must be a whole number >= 1, got {factor!r}")
-    return value
+    return _whole_number(factor, "scale factor", 1)
 
 
 def _check_seed(seed) -> int:
-    try:
-        if isinstance(seed, bool):
-            raise TypeError
-        value = operator.index(seed)
-    except TypeError:
-        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}") from None
-    if value < 0:
-        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
-    return value
+    return _whole_number(seed, "seed", 0)
 
 
 def _minutes(hhmm: np.ndarray) -> np.ndarray:
