@@ -5,7 +5,9 @@ The variables are set before anything imports airflow, as Airflow reads its conf
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,8 +25,10 @@ localenv.apply(
     CONTRAIL_SPARK_CONNECT_PORT=os.environ.get("CONTRAIL_TEST_SPARK_PORT", "15112"),
     AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="18793",
     AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="18794",
+    MLFLOW_TRACKING_URI=f"sqlite:///{_STATE}/data/mlflow/mlflow.db",
 )
 (_STATE / "airflow").mkdir(parents=True, exist_ok=True)
+atexit.register(shutil.rmtree, _STATE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -67,7 +67,8 @@ def server_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1", OMP_WAIT_POLICY="PASSIVE")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.pop("SPARK_REMOTE", None)
+    for client_only in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE"):
+        env.pop(client_only, None)  # these would make the server itself try to be a Connect client
     return env
 
 
