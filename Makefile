@@ -1,0 +1,37 @@
+# Contrail: the local (embedded) deployment. `make run` sets up a fresh machine and runs the
+# pipeline; `make test` runs the tests. Everything lives in .venv/, .contrail/ and data/.
+SHELL := /bin/bash
+PY    := .venv/bin/python
+START ?= 2013-01-01
+END   ?= 2013-01-07
+
+.PHONY: install run test ui stop bench clean
+
+install: .venv/.installed
+
+.venv/.installed: requirements.txt pyproject.toml
+	@command -v uv >/dev/null || python3 -m pip install --quiet uv
+	@test -x $(PY) || uv venv --quiet --python python3.11 .venv
+	uv pip install --quiet --python $(PY) -r requirements.txt
+	uv pip install --quiet --python $(PY) --no-deps -e .
+	@touch $@
+
+run: install
+	$(PY) -m contrail.local_run --start $(START) --end $(END)
+
+test: install
+	$(PY) -m pytest
+
+ui: install
+	$(PY) -m contrail.local_run --ui
+
+stop:
+	-$(PY) -m contrail.local_run --stop
+	-$(PY) -m contrail.spark.connect stop
+
+bench: install
+	$(PY) bench/parse_time.py
+	$(PY) bench/day_wall_time.py
+
+clean: stop
+	rm -rf .contrail data

@@ -1,0 +1,222 @@
+"""`make run`: the local pipeline over a range of 2013 days, through a real Airflow deployment.
+
+Starts the Spark Connect server and Airflow's api-server, scheduler, dag-processor and triggerer
+(LocalExecutor, SQLite), backfills contrail_ingest over the range, lets the data-aware
+contrail_features DAG follow, waits for every run, prints the outputs, and stops what it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from contrail import localenv
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+DAG_IDS = ("contrail_ingest", "contrail_features")
+
+
+class Deployment:
+    """The Airflow components of this project, as child processes with their logs in the state dir."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.airflow = str(Path(sys.executable).parent / "airflow")
+        self.logs = Path(env["CONTRAIL_STATE_DIR"]) / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.pidfile = Path(env["CONTRAIL_STATE_DIR"]) / "airflow.pids"
+
+    def cli(self, *args: str, check: bool = True) -> str:
+        out = subprocess.run([self.airflow, *args], env=self.env, capture_output=True, text=True)
+        if check and out.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+        return out.stdout
+
+    def start(self) -> None:
+        for name in COMPONENTS:
+            log = open(self.logs / f"{name}.log", "ab")
+            self.procs[name] = subprocess.Popen([self.airflow, name], env=self.env, stdout=log,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
+        pids = {"driver": os.getpid(), **{name: p.pid for name, p in self.procs.items()}}
+        self.pidfile.write_text("".join(f"{name} {pid}\n" for name, pid in pids.items()))
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"airflow {name} exited with {proc.returncode}; see {self.logs / (name + '.log')}")
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        self.pidfile.unlink(missing_ok=True)
+
+
+def stop_leftovers(env: dict[str, str]) -> int:
+    """`make stop`: ask a running driver to stop its deployment, or stop what a killed one left behind."""
+    pidfile = Path(env["CONTRAIL_STATE_DIR"]) / "airflow.pids"
+    if not pidfile.exists():
+        return 0
+    pids = dict(line.split() for line in pidfile.read_text().splitlines() if line.strip())
+    driver = int(pids.pop("driver", 0))
+    if driver and _signal(driver, signal.SIGTERM, group=False):
+        deadline = time.monotonic() + 45
+        while pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+    stopped = sum(_signal(int(pid), signal.SIGTERM, group=True) for pid in pids.values()) if pidfile.exists() else len(pids)
+    pidfile.unlink(missing_ok=True)
+    return stopped
+
+
+def _signal(pid: int, sig: int, group: bool) -> bool:
+    try:
+        (os.killpg if group else os.kill)(pid, sig)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def wait_for(what: str, ready, deployment: Deployment, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        deployment.check_alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}; logs in {deployment.logs}")
+        time.sleep(2)
+
+
+def dags_parsed() -> bool:
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        found = session.query(DagModel).filter(DagModel.dag_id.in_(DAG_IDS)).all()
+        return len(found) == len(DAG_IDS) and not any(d.has_import_errors for d in found)
+
+
+def runs_in_flight() -> int:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+
+    with create_session() as session:
+        return session.query(DagRun).filter(DagRun.dag_id.in_(DAG_IDS),
+                                            DagRun.state.in_([DagRunState.QUEUED, DagRunState.RUNNING])).count()
+
+
+def run_states() -> dict[str, dict[str, int]]:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    states: dict[str, dict[str, int]] = {}
+    with create_session() as session:
+        for dag_id, state in session.query(DagRun.dag_id, DagRun.state).filter(DagRun.dag_id.in_(DAG_IDS)):
+            states.setdefault(dag_id, {}).setdefault(str(state), 0)
+            states[dag_id][str(state)] += 1
+    return states
+
+
+def features_done(days: list[str], lake: Path) -> bool:
+    return all((lake / "features_counts" / f"dt={d}").exists() for d in days) and runs_in_flight() == 0
+
+
+def summary(days: list[str], lake: Path) -> str:
+    from contrail.features import published_counts
+
+    counts = published_counts(days)
+    lines = [f"{'day':<12}{'flights in':>11}{'features':>10}{'cancelled':>10}{'diverted':>10}"]
+    for day in days:
+        c = counts[day]
+        lines.append(f"{day:<12}{c['flights_in']:>11}{c['features']:>10}{c['cancelled']:>10}{c['diverted']:>10}")
+    return "\n".join(lines)
+
+
+def serve(deployment: Deployment, env: dict[str, str]) -> int:
+    """Keep the deployment up until Ctrl-C (or SIGTERM), then stop it."""
+    print(f"[contrail] Airflow UI on http://127.0.0.1:{env['AIRFLOW__API__PORT']} (no login, local only); "
+          f"logs in {deployment.logs}. Ctrl-C stops Airflow; `make stop` also stops Spark.", flush=True)
+    try:
+        while True:
+            deployment.check_alive()
+            time.sleep(2)
+    except KeyboardInterrupt:
+        print("[contrail] stopping Airflow", flush=True)
+    finally:
+        deployment.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--start", default="2013-01-01")
+    parser.add_argument("--end", default="2013-01-07")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the runs")
+    parser.add_argument("--ui", action="store_true",
+                        help="only start Airflow (UI on 127.0.0.1:8080) and Spark; run until Ctrl-C")
+    parser.add_argument("--stop", action="store_true", help="stop what an earlier run left running")
+    args = parser.parse_args(argv)
+
+    env = {**os.environ, **localenv.apply()}
+    if args.stop:
+        print(f"[contrail] stopped {stop_leftovers(env)} Airflow component(s)")
+        return 0
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a killed driver still stops its children
+    from contrail.dates import check_in_range, day_range, parse_day
+    from contrail.spark import connect
+
+    days = day_range(parse_day(args.start), parse_day(args.end))
+    for day in days:
+        check_in_range(day, "--start/--end")
+    iso_days = [f"{d}" for d in days]
+    lake = Path(env["CONTRAIL_DATA_ROOT"])
+    if connect.is_up(int(env["AIRFLOW__API__PORT"])):
+        sys.exit(f"port {env['AIRFLOW__API__PORT']} is busy: stop the other Airflow (make stop) or set AIRFLOW__API__PORT")
+
+    t0 = time.monotonic()
+    print(f"[contrail] Airflow home {env['AIRFLOW_HOME']}; migrating the metadata database", flush=True)
+    deployment = Deployment(env)
+    deployment.cli("db", "migrate")
+    print(f"[contrail] Spark Connect server at {connect.ensure_server()}", flush=True)
+    deployment.start()
+    if args.ui:
+        return serve(deployment, env)
+    try:
+        wait_for("the DAGs to be parsed", dags_parsed, deployment, 300)
+        for dag_id in DAG_IDS:
+            deployment.cli("dags", "unpause", dag_id)
+        print(f"[contrail] backfilling contrail_ingest {args.start} .. {args.end}", flush=True)
+        deployment.cli("backfill", "create", "--dag-id", "contrail_ingest", "--from-date", args.start,
+                       "--to-date", args.end, "--reprocess-behavior", "completed", "--max-active-runs", "4")
+        time.sleep(5)
+        wait_for("the ingest and feature runs", lambda: features_done(iso_days, lake), deployment, args.timeout)
+        states = run_states()
+    finally:
+        deployment.stop()
+    failed = {dag: s.get("failed", 0) for dag, s in states.items() if s.get("failed")}
+    print(f"\n[contrail] done in {time.monotonic() - t0:.0f} s; DAG runs: {states}")
+    print(summary(iso_days, lake))
+    print(f"\nOutputs:   raw partitions   {lake}/raw/<table>/dt=YYYY-MM-DD/\n"
+          f"           features         {lake}/features/dt=YYYY-MM-DD/\n"
+          f"Logs:      {env['AIRFLOW_HOME']}/logs and {deployment.logs}\n"
+          f"Airflow UI: run `make ui`, then open http://127.0.0.1:{env['AIRFLOW__API__PORT']} (`make stop` stops Spark)")
+    if failed:
+        print(f"[contrail] FAILED runs: {failed}; open the UI to see their logs", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
