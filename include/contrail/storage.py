@@ -58,19 +58,31 @@ def write_parquet_atomically(table, dest) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    def write(staging) -> None:
+        arrow = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
+        buf = io.BytesIO()
+        pq.write_table(arrow, buf)
+        dest.fs.makedirs(staging.path, exist_ok=True)
+        with dest.fs.open(f"{staging.path}/{PART_FILE}", "wb") as fh:
+            fh.write(buf.getvalue())
+
+    commit_staged(dest, write)
+    return len(table)
+
+
+def commit_staged(dest, write) -> None:
+    """Call `write(staging)` to fill a sibling staging folder, then swap it in for `dest` file by file.
+
+    Any writer can fill the staging folder (pyarrow here, Spark in the quality gate); on failure the
+    old partition is put back and the staging folder removed.
+    """
     fs, parent = dest.fs, dest.parent
     tag = uuid.uuid4().hex[:12]
     staging = parent / f"_staging-{dest.name}-{tag}"
     trash = parent / f"_trash-{dest.name}-{tag}"
     try:
         sweep_leftovers(dest)
-        if not isinstance(table, pa.Table):
-            table = pa.Table.from_pandas(table, preserve_index=False)
-        buf = io.BytesIO()
-        pq.write_table(table, buf)
-        fs.makedirs(staging.path, exist_ok=True)
-        with fs.open(f"{staging.path}/{PART_FILE}", "wb") as fh:
-            fh.write(buf.getvalue())
+        write(staging)
         had_old = fs.exists(dest.path)
         if had_old:
             _move_files(fs, dest.path, trash.path)
@@ -85,7 +97,11 @@ def write_parquet_atomically(table, dest) -> int:
     except Exception as exc:
         _remove(fs, staging.path)
         raise StorageError(f"could not write {dest}: {type(exc).__name__}: {exc}") from exc
-    return table.num_rows
+
+
+def remove_partition(dest) -> None:
+    """Delete a partition folder if it exists (a derived partition that must no longer be read)."""
+    _remove(dest.fs, dest.path)
 
 
 def sweep_leftovers(dest) -> None:
@@ -138,23 +154,35 @@ def _mtime(fs, path: str, info: dict) -> float:
     return fs.modified(path).timestamp()
 
 
-def read_parquet(dest):
-    """Read a partition folder (or file) into pandas, naming the path when it is missing or unreadable."""
-    import pyarrow.parquet as pq
-
+def _parquet_files(dest) -> list[str]:
     fs = dest.fs
     if not fs.exists(dest.path):
         raise StorageError(f"missing partition {dest}: run the step that writes it first")
     files = sorted(p for p in fs.find(dest.path) if p.endswith(".parquet") and "/_" not in p[len(dest.path):])
     if not files:
         raise StorageError(f"partition {dest} holds no Parquet file")
-    frames = []
-    for path in files:
+    return files
+
+
+def _each_parquet(dest, read):
+    for path in _parquet_files(dest):
         try:
-            with fs.open(path, "rb") as fh:
-                frames.append(pq.read_table(fh))
+            with dest.fs.open(path, "rb") as fh:
+                yield read(fh)
         except Exception as exc:
             raise StorageError(f"unreadable Parquet file {dest.protocol}://{path}: {type(exc).__name__}: {exc}") from exc
-    import pyarrow as pa
 
-    return pa.concat_tables(frames).to_pandas()
+
+def read_parquet(dest):
+    """Read a partition folder (or file) into pandas, naming the path when it is missing or unreadable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pa.concat_tables(list(_each_parquet(dest, pq.read_table))).to_pandas()
+
+
+def parquet_rows(dest) -> int:
+    """The row count of a partition from its Parquet footers, without reading the data."""
+    import pyarrow.parquet as pq
+
+    return sum(_each_parquet(dest, lambda fh: pq.ParquetFile(fh).metadata.num_rows))
