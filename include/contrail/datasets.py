@@ -34,9 +34,17 @@ FEATURES = Dataset("features", "features")
 # Per-partition row counts written by the feature job next to (not inside) the features dataset.
 FEATURE_COUNTS = Dataset("feature_counts", "features_counts")
 
+# Raw rows that passed their quality gate (what the feature job reads) and the rows it rejected.
+VALIDATED_FLIGHTS = Dataset("validated_flights", "validated/flights")
+VALIDATED_WEATHER = Dataset("validated_weather", "validated/weather")
+QUARANTINE_FLIGHTS = Dataset("quarantine_flights", "quarantine/flights")
+QUARANTINE_WEATHER = Dataset("quarantine_weather", "quarantine/weather")
+
 DIMENSIONS = (RAW_PLANES, RAW_AIRPORTS, RAW_AIRLINES)
 RAW = (RAW_FLIGHTS, RAW_WEATHER, *DIMENSIONS)
-BY_NAME = {d.name: d for d in (*RAW, FEATURES, FEATURE_COUNTS)}
+VALIDATED = {"flights": VALIDATED_FLIGHTS, "weather": VALIDATED_WEATHER}
+QUARANTINE = {"flights": QUARANTINE_FLIGHTS, "weather": QUARANTINE_WEATHER}
+BY_NAME = {d.name: d for d in (*RAW, *VALIDATED.values(), *QUARANTINE.values(), FEATURES, FEATURE_COUNTS)}
 
 
 def asset(dataset: Dataset):

@@ -1,0 +1,190 @@
+"""Quality gates: validate a day, quarantine the rows that fail, publish the rest, record the verdict.
+
+For each raw table and day (flights, weather):
+
+* the suite of `checks` runs with Great Expectations on pandas, or on Spark for large days;
+* rows failing a row-level check go to `quarantine/<table>/dt=<day>/` with a `failed_checks`
+  column naming every check they failed; the other rows go to `validated/<table>/dt=<day>/`, the
+  feature job's input; the gate asserts rows in = rows passed + rows quarantined;
+* a critical failure publishes nothing for the day (the raw partition stays as landed, and an
+  earlier validated partition is withdrawn) and the verdict says `failed`;
+* the GX result JSON goes to `reports/quality/<table>/dt=<day>/result.json`, Data Docs HTML to
+  `reports/quality/docs/` (local data roots), and the verdict to the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from pathlib import Path
+
+from contrail import datasets, storage
+from contrail.quality import checks as suites
+from contrail.quality import ledger
+
+log = logging.getLogger(__name__)
+FAILED_CHECKS = "failed_checks"
+SPARK_ROWS_DEFAULT = 1_000_000
+
+
+class QualityFailed(RuntimeError):
+    """A day failed a critical check; the message names the checks, columns and counts."""
+
+
+def is_critical(outcome) -> bool:
+    if outcome.check.row_level:
+        return outcome.evaluated and outcome.bad_share > outcome.check.max_bad_share
+    return not outcome.success and outcome.check.severity == "critical"
+
+
+def engine_for(rows: int) -> str:
+    """`CONTRAIL_QUALITY_ENGINE`: pandas, spark, or auto (Spark from CONTRAIL_QUALITY_SPARK_ROWS rows)."""
+    choice = os.environ.get("CONTRAIL_QUALITY_ENGINE", "auto").strip().lower()
+    if choice not in ("auto", "pandas", "spark"):
+        raise ValueError(f"CONTRAIL_QUALITY_ENGINE must be auto, pandas or spark, not {choice!r}")
+    if choice != "auto":
+        return choice
+    return "spark" if rows >= int(os.environ.get("CONTRAIL_QUALITY_SPARK_ROWS", SPARK_ROWS_DEFAULT)) else "pandas"
+
+
+def validator():
+    """A GX context keeping results and Data Docs under reports/quality/ when the lake is local."""
+    from contrail.quality.gx_engine import Validator
+
+    root = storage.root()
+    if root.protocol not in ("file", "local", ""):
+        return Validator()  # Data Docs are built for local lakes; result JSON is written everywhere
+    reports = Path(root.path) / "reports" / "quality"
+    return Validator(project_dir=reports / "gx", docs_dir=reports / "docs")
+
+
+def _raw(table: str, day: dt.date):
+    return storage.location(datasets.BY_NAME[f"raw_{table}"].partition(day))
+
+
+def _suite(table: str, day: dt.date, engine: str) -> list:
+    if table == "weather":
+        return suites.weather(day, engine)
+    airlines = storage.read_parquet(storage.location(datasets.RAW_AIRLINES.partition(day)))
+    recent = []
+    for weeks in range(1, 5):
+        verdict = ledger.read_verdict("flights", f"{day - dt.timedelta(weeks=weeks)}")
+        if verdict and verdict["status"] != "failed":
+            recent.append(int(verdict["rows_in"]))
+    return suites.flights(day, list(airlines["carrier"].dropna()), recent, engine)
+
+
+def _coverage(frame, day: dt.date):
+    """One row: per origin, the distinct hours of weather the day has; and how many the day has (23-25)."""
+    import pandas as pd
+    from zoneinfo import ZoneInfo
+
+    local = ZoneInfo("America/New_York")
+    start, end = (dt.datetime.combine(d, dt.time(), tzinfo=local).astimezone(dt.timezone.utc)
+                  for d in (day, day + dt.timedelta(days=1)))
+    expected = int((end - start).total_seconds() // 3600)
+    present = frame.dropna(subset=["origin", "time_hour"]).groupby("origin")["time_hour"].nunique()
+    return pd.DataFrame([{origin: int(present.get(origin, 0)) for origin in suites.ORIGINS}]), expected
+
+
+def gate_raw(table: str, day: dt.date, gx=None, engine: str | None = None) -> dict:
+    """Run the gate of raw `table` ("flights" or "weather") for `day`; return and record its verdict."""
+    from contrail.quality import spark_gate
+
+    source = _raw(table, day)
+    rows = storage.parquet_rows(source)
+    engine = engine or engine_for(rows)
+    gx = gx or validator()
+    run_name = f"{table}-{day}"
+    checks = _suite(table, day, engine)
+    if engine == "spark":
+        frame = spark_gate.read_with_row_ids(storage.spark_uri(datasets.BY_NAME[f"raw_{table}"].partition(day)))
+    else:
+        frame = storage.read_parquet(source).reset_index(drop=True)
+    outcomes, result, docs = gx.run(f"raw_{table}", frame, checks, engine, run_name)
+    if table == "weather" and {"origin", "time_hour"} <= set(frame.columns):
+        coverage, expected = _coverage(frame if engine == "pandas" else spark_gate.coverage_input(frame), day)
+        more, result["coverage"], _ = gx.run("raw_weather_coverage", coverage, suites.weather_coverage(expected), "pandas", run_name)
+        outcomes += more
+    verdict = _verdict(table, day, engine, outcomes, rows, result, docs)
+    if verdict["status"] == "failed":
+        for zone in (datasets.VALIDATED, datasets.QUARANTINE):
+            storage.remove_partition(storage.location(zone[table].partition(day)))
+    else:
+        bad = _bad_rows(outcomes)
+        split = spark_gate.split if engine == "spark" else _split_pandas
+        passed, quarantined = split(frame, bad, table, day)
+        verdict.update(rows_passed=passed, rows_quarantined=quarantined)
+        if passed + quarantined != rows:
+            raise RuntimeError(f"{table} dt={day}: rows in {rows} != passed {passed} + quarantined {quarantined}")
+    ledger.write_verdict(verdict)
+    log.info("%s", summary_line(verdict))
+    return verdict
+
+
+def _bad_rows(outcomes) -> dict:
+    bad: dict = {}
+    for o in outcomes:
+        if o.check.row_level and not o.success:
+            for row in o.bad_rows:
+                bad.setdefault(row, set()).add(o.check.name)
+    return {row: ",".join(sorted(names)) for row, names in bad.items()}
+
+
+def _split_pandas(frame, bad: dict, table: str, day: dt.date) -> tuple[int, int]:
+    rejected = frame.loc[sorted(bad)].assign(**{FAILED_CHECKS: [bad[i] for i in sorted(bad)]})
+    passed = storage.write_parquet_atomically(frame.drop(index=list(bad)), storage.location(datasets.VALIDATED[table].partition(day)))
+    quarantine = storage.location(datasets.QUARANTINE[table].partition(day))
+    if len(rejected):
+        return passed, storage.write_parquet_atomically(rejected, quarantine)
+    storage.remove_partition(quarantine)
+    return passed, 0
+
+
+def _verdict(table: str, day: dt.date, engine: str, outcomes, rows: int, result: dict, docs) -> dict:
+    critical = [o.message() for o in outcomes if is_critical(o)]
+    warnings = [o.message() for o in outcomes if not o.success and not is_critical(o) and o.evaluated]
+    report = storage.location(f"reports/quality/{table}/dt={day}/result.json")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(result, default=str))
+    status = "failed" if critical else "warning" if warnings else "passed"
+    return {"table": table, "dt": f"{day}", "status": status, "engine": engine, "rows_in": rows,
+            "rows_passed": 0, "rows_quarantined": 0, "critical": critical, "warnings": warnings,
+            "checks": len(outcomes), "result": str(report), "docs": docs,
+            "validated_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+
+
+def summary_line(verdict: dict) -> str:
+    """One line for the task log: table, day, status, counts, and what failed."""
+    line = (f"quality {verdict['table']} dt={verdict['dt']}: {verdict['status'].upper()} "
+            f"in={verdict['rows_in']} passed={verdict['rows_passed']} quarantined={verdict['rows_quarantined']} "
+            f"checks={verdict['checks']} engine={verdict['engine']}")
+    if verdict["critical"]:
+        line += " | CRITICAL: " + "; ".join(verdict["critical"])
+    if verdict["warnings"]:
+        line += " | warnings: " + "; ".join(verdict["warnings"])
+    return line + f" | report {verdict['docs'] or verdict['result']}"
+
+
+def gate_features(day: dt.date, gx=None) -> dict:
+    """The features of `day`: model inputs complete, label share sane, every validated flight accounted for."""
+    from contrail.features import published_counts
+
+    raw = ledger.read_verdict("flights", f"{day}")
+    if raw is None or raw["status"] == "failed":
+        raise QualityFailed(f"features dt={day} were built from flights that did not pass their gate ({raw and raw['status']})")
+    counts = published_counts([f"{day}"])[f"{day}"]
+    expected = raw["rows_in"] - raw["rows_quarantined"] - counts["cancelled"] - counts["diverted"]
+    frame = storage.read_parquet(storage.location(datasets.FEATURES.partition(day))).reset_index(drop=True)
+    outcomes, result, docs = (gx or validator()).run("features", frame, suites.features(expected), "pandas", f"features-{day}")
+    verdict = _verdict("features", day, "pandas", outcomes, len(frame), result, docs)
+    if counts["flights_in"] != raw["rows_passed"]:
+        verdict["critical"].append(f"features dt={day}: the job read {counts['flights_in']} flights, "
+                                   f"but {raw['rows_passed']} passed the flights gate")
+        verdict["status"] = "failed"
+    verdict["rows_passed"] = 0 if verdict["status"] == "failed" else len(frame)
+    ledger.write_verdict(verdict)
+    log.info("%s", summary_line(verdict))
+    return verdict

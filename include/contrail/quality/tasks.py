@@ -1,0 +1,73 @@
+"""The quality steps of the features DAG, one call per task (each task pays the GX import once)."""
+
+from __future__ import annotations
+
+import logging
+
+from contrail import storage
+from contrail.dates import parse_day
+from contrail.quality import gate, ledger
+
+log = logging.getLogger(__name__)
+RAW_TABLES = ("flights", "weather")
+
+
+def check_raw(days: list[str]) -> list[str]:
+    """Gate raw flights and weather of each day; return the days both passed (warnings allowed).
+
+    A day that fails (a critical check, or an input that cannot be read) is left out and named in
+    the log; the task itself fails only when no day is left, so one bad day never holds up the rest.
+    """
+    validator = gate.validator()
+    usable, problems = [], []
+    for day in days:
+        ok = True
+        for table in RAW_TABLES:
+            try:
+                verdict = gate.gate_raw(table, parse_day(day), gx=validator)
+            except (storage.StorageError, FileNotFoundError) as exc:
+                problems.append(f"{table} dt={day}: {exc}")
+                ok = False
+                continue
+            if verdict["status"] == "failed":
+                problems.append(f"{table} dt={day}: " + "; ".join(verdict["critical"]))
+                ok = False
+        if ok:
+            usable.append(day)
+    return _keep_going(usable, problems, "raw")
+
+
+def check_features(days: list[str]) -> list[str]:
+    """Gate each day's features; return the days that passed."""
+    validator = gate.validator()
+    usable, problems = [], []
+    for day in days:
+        verdict = gate.gate_features(parse_day(day), gx=validator)
+        if verdict["status"] == "failed":
+            problems.append(f"features dt={day}: " + "; ".join(verdict["critical"]))
+        else:
+            usable.append(day)
+    return _keep_going(usable, problems, "features")
+
+
+def _keep_going(usable: list[str], problems: list[str], what: str) -> list[str]:
+    for problem in problems:
+        log.error("quality gate failed: %s", problem)
+    if not usable:
+        raise gate.QualityFailed(f"no day passed the {what} quality gate: " + " | ".join(problems))
+    return usable
+
+
+def verdict(days: list[str]) -> None:
+    """Fail (naming days, tables and checks) if any day of the run failed or missed a gate."""
+    problems = []
+    for day in days:
+        _, raw_refused = ledger.usable_days("flights", [day])
+        _, weather_refused = ledger.usable_days("weather", [day])
+        refused = {**raw_refused, **weather_refused}
+        if not refused:
+            refused = ledger.usable_days("features", [day])[1]
+        problems += refused.values()
+    if problems:
+        raise gate.QualityFailed(f"{len(problems)} gate(s) failed; those days are not published: " + " | ".join(problems))
+    log.info("quality: every gate passed for %s", ", ".join(days) or "no day")
