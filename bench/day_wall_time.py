@@ -120,6 +120,12 @@ def measure(state: Path, report) -> dict:
             ingest.land_many(list(ingest.TABLES), day(d).date())
     f["ingest_work"] = t.s / len(RANGE)
     report(f"  (raw data for {RANGE[0]}..{RANGE[-1]} landed in-process without Airflow: {_env.sec(f['ingest_work'])} a day)")
+    from contrail.quality import gate  # the feature job reads validated rows: gate them (not counted)
+
+    validator = gate.validator()
+    for d in RANGE:
+        for table in ("flights", "weather"):
+            gate.gate_raw(table, day(d).date(), gx=validator, engine="pandas")
 
     report("(e) feature job alone, in-process over the warm Connect session")
     singles = [job([d]) for d in RANGE]
@@ -135,7 +141,7 @@ def measure(state: Path, report) -> dict:
     report("(d) the same job for one day as a fresh spark-submit process (Connect server stopped)")
     out = state / "submit"
     out.mkdir()
-    args = ["--raw", storage.spark_uri("raw"), "--features", (out / "features").as_uri(),
+    args = ["--raw", storage.spark_uri("raw"), "--validated", storage.spark_uri("validated"), "--features", (out / "features").as_uri(),
             "--counts", (out / "features_counts").as_uri(), "--dates", FIRST]
     f["submit"] = spark_submit(_env.PROJECT_ROOT / "spark_jobs" / "build_features.py", args, out / "build_features.log")
     if "CONTRAIL_COUNTS" not in (out / "build_features.log").read_text():

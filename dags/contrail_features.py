@@ -1,4 +1,4 @@
-"""Contrail features: run spark_jobs/build_features.py over the days that ingestion landed."""
+"""Contrail features: quality-gate the landed days, run spark_jobs/build_features.py, gate the features."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ FEATURES = datasets.asset(datasets.FEATURES)
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    tags=[*TAGS, "spark", "features"],
+    tags=[*TAGS, "spark", "features", "quality"],
     params={
         "start": Param(None, type=["null", "string"], format="date", description="first day (YYYY-MM-DD) of a manual run"),
         "end": Param(None, type=["null", "string"], format="date", description="last day, inclusive (default: start)"),
@@ -26,20 +26,28 @@ FEATURES = datasets.asset(datasets.FEATURES)
 )
 def contrail_features():
     """
-    ### Build features with Spark
-    Joins each day's flights with the origin's weather at the scheduled hour (by UTC instant, so
-    the autumn DST hour is not doubled) and with plane attributes, derives calendar, route, plane
-    and weather features and the label *arrived 15+ minutes late*, and publishes
-    `features/dt=YYYY-MM-DD/` by dynamic partition overwrite.
+    ### Quality gates and features with Spark
+    1. **check_raw**: the Great Expectations suites of raw flights and weather for each day
+       (`include/contrail/quality/`). Rows failing a row-level check go to
+       `quarantine/<table>/dt=…/` with the checks they failed; the rest to `validated/<table>/dt=…/`
+       (rows in = passed + quarantined, checked). A critical failure keeps that day out of
+       everything downstream.
+    2. **build_features**: joins each day's validated flights with the origin's weather at the
+       scheduled hour (by UTC instant) and with plane attributes, derives the features and the
+       label *arrived 15+ minutes late*, and publishes `features/dt=YYYY-MM-DD/`.
+    3. **check_features**: model inputs complete, label share within bounds, row count = raw −
+       quarantined − cancelled − diverted.
+    4. **quality_verdict**: fails the run, naming the days and checks, if any day failed a gate
+       (the other days are published all the same).
 
-    * **When**: each time `contrail_ingest` lands flights. The run then builds every day whose raw
-      flights are newer than its features (the lake decides, so no landed day is ever missed, even
-      when events pile up while a run is busy), in one Spark job over all those days, which
-      publishes exactly the same per-day partitions as one job per day. By hand: trigger with params
-      `start` / `end` (those days are rebuilt whatever their state).
+    Reports: `reports/quality/<table>/dt=…/result.json` and Data Docs under
+    `reports/quality/docs/`; each gate logs a one-line summary with the report's address.
+
+    * **When**: each time `contrail_ingest` lands flights. The run builds every day whose raw
+      flights are newer than its features (the lake decides, so no landed day is missed, even when
+      events pile up while a run is busy), in one Spark job over all those days. By hand: params
+      `start` / `end` (those days are re-gated and rebuilt whatever their state).
     * **Engine**: the profile's (`CONTRAIL_PROFILE`): locally a long-lived Spark Connect server.
-    * **Run facts**: the features event lists every day's flights in, features, cancelled and
-      diverted rows (in = features + cancelled + diverted, checked).
     """
 
     @task
@@ -57,6 +65,18 @@ def contrail_features():
             return days
         return iso(requested_days(params, run_day(dag_run)))
 
+    @task
+    def check_raw(days: list[str]) -> list[str]:
+        from contrail.quality import tasks
+
+        return tasks.check_raw(days)
+
+    @task
+    def check_features(days: list[str]) -> list[str]:
+        from contrail.quality import tasks
+
+        return tasks.check_features(days)
+
     @task(outlets=[FEATURES])
     def publish_features(days: list[str], *, outlet_events) -> dict:
         from contrail.features import published_counts
@@ -65,8 +85,17 @@ def contrail_features():
         outlet_events[FEATURES].extra = {"days": days, "counts": counts}
         return counts
 
+    @task(trigger_rule="all_done")
+    def quality_verdict(days: list[str] | None) -> None:
+        from contrail.quality import tasks
+
+        tasks.verdict(days or [])
+
     days = resolve_days()
-    chain(days, platforms.spark_step("build_features", days), publish_features(days))
+    usable = check_raw(days)
+    built = platforms.spark_step("build_features", usable)
+    checked = check_features(usable)
+    chain(usable, built, checked, publish_features(checked), quality_verdict(days))
 
 
 contrail_features()

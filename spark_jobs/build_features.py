@@ -3,8 +3,11 @@
 spark-submit-able as it is (local Spark, EMR, Dataproc, HDInsight), and callable in-process with a
 given SparkSession (the local profile's long-lived Spark Connect server):
 
-    spark-submit build_features.py --raw file:///lake/raw --features file:///lake/features \
-        --counts file:///lake/features_counts --dates 2013-01-01,2013-01-02
+    spark-submit build_features.py --raw file:///lake/raw --validated file:///lake/validated \
+        --features file:///lake/features --counts file:///lake/features_counts --dates 2013-01-01,2013-01-02
+
+Flights and weather are read from the validated zone (the rows that passed their quality gate),
+planes from the raw zone.
 
 Each day's partition features/dt=YYYY-MM-DD/ is replaced by dynamic partition overwrite, so a job
 over a range of days publishes exactly the partitions that one job per day would have.
@@ -100,16 +103,16 @@ def _read_days(spark: SparkSession, root: str, dates: list[str], table: str) -> 
         text = str(exc)
         if "PATH_NOT_FOUND" in text or "does not exist" in text.lower():
             missing = next((p for p in paths if p in text), ", ".join(paths))
-            raise FileNotFoundError(f"missing raw partition for {table}: {missing} (run ingestion for that date first)") from None
-        raise RuntimeError(f"could not read raw {table} at {root}/{table} for {', '.join(dates)}: {text.splitlines()[0]}") from exc
+            raise FileNotFoundError(f"missing partition for {table}: {missing} (run ingestion and its quality gate for that date first)") from None
+        raise RuntimeError(f"could not read {table} at {root}/{table} for {', '.join(dates)}: {text.splitlines()[0]}") from exc
     # dt comes from the folder name; cast it to text so partitions read back as they were written
     return frame.withColumn("dt", F.col("dt").cast("string"))
 
 
-def run(spark: SparkSession, raw: str, features: str, counts: str, dates: list[str]) -> dict[str, dict]:
+def run(spark: SparkSession, raw: str, validated: str, features: str, counts: str, dates: list[str]) -> dict[str, dict]:
     """Build and publish the features of `dates`; return each day's counts."""
-    flights = _read_days(spark, raw, dates, "flights").drop("dt")
-    table = build(flights, _read_days(spark, raw, dates, "weather"), _read_days(spark, raw, dates, "planes"))
+    flights = _read_days(spark, validated, dates, "flights").drop("dt")
+    table = build(flights, _read_days(spark, validated, dates, "weather"), _read_days(spark, raw, dates, "planes"))
     (
         table.repartition("dt").sortWithinPartitions("origin", "sched_dep_time", "carrier", "flight")
         .write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("dt").parquet(features)
@@ -127,14 +130,15 @@ def check_counts(result: dict[str, dict], dates: list[str]) -> None:
     for d in dates:
         c = result.get(d)
         if c is None:
-            raise RuntimeError(f"no flights read for {d}: raw/flights/dt={d} is empty")
+            raise RuntimeError(f"no flights read for {d}: validated/flights/dt={d} is empty")
         if c["flights_in"] != c["features"] + c["cancelled"] + c["diverted"]:
             raise RuntimeError(f"row count mismatch for {d}: {c} (flights_in must equal features + cancelled + diverted)")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw", required=True, help="URI of the raw zone (holds flights/, weather/, planes/)")
+    parser.add_argument("--raw", required=True, help="URI of the raw zone (holds planes/)")
+    parser.add_argument("--validated", required=True, help="URI of the validated zone (holds flights/, weather/)")
     parser.add_argument("--features", required=True, help="URI of the features dataset")
     parser.add_argument("--counts", required=True, help="URI of the per-day counts dataset")
     parser.add_argument("--dates", required=True, help="comma-separated YYYY-MM-DD days")
@@ -144,7 +148,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> dict[str, dict]:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     spark = spark or SparkSession.builder.appName("contrail-build-features").getOrCreate()
-    result = run(spark, args.raw.rstrip("/"), args.features.rstrip("/"), args.counts.rstrip("/"), args.dates.split(","))
+    roots = (args.raw, args.validated, args.features, args.counts)
+    result = run(spark, *(r.rstrip("/") for r in roots), args.dates.split(","))
     print("CONTRAIL_COUNTS " + json.dumps(result, sort_keys=True))
     return result
 

@@ -129,6 +129,29 @@ def test_a_logical_date_without_data_fails_the_run_and_lands_nothing(pipeline, d
 def test_features_for_a_day_never_ingested_fail_and_publish_nothing(pipeline, dagbag, capfd):
     run, out = failing_run(dagbag.get_dag("contrail_features"), capfd, run_conf={"start": "2013-04-01", "end": "2013-04-01"})
     assert run.state == "failed"
-    assert "missing raw partition for flights" in out.out + out.err and "dt=2013-04-01" in out.out + out.err
+    assert "missing partition" in out.out + out.err and "raw/flights/dt=2013-04-01" in out.out + out.err
     assert not (lake() / "features" / "dt=2013-04-01").exists()
     assert temporary_files() == []
+
+
+def test_a_critical_quality_failure_stops_only_that_day(pipeline, dagbag, capfd):
+    import pandas as pd
+
+    bad, good = "2013-03-12", "2013-03-13"
+    for day in (bad, good):
+        assert run_ingest(dagbag, day).state == "success"
+    broken = pd.read_parquet(lake() / "raw" / "flights" / f"dt={bad}").drop(columns=["dest"])
+    broken.to_parquet(next((lake() / "raw" / "flights" / f"dt={bad}").glob("*.parquet")), index=False)
+
+    run, out = failing_run(dagbag.get_dag("contrail_features"), capfd, run_conf={"start": bad, "end": good})
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "failed" and states["quality_verdict"] == "failed"
+    assert all(states[t] == "success" for t in ("check_raw", "build_features", "check_features", "publish_features"))
+    assert "flights.column_exists on dest: the column is missing" in out.out + out.err
+    assert (lake() / "features" / f"dt={good}").exists() and not (lake() / "features" / f"dt={bad}").exists()
+
+    run, out = failing_run(dagbag.get_dag("contrail_features"), capfd, run_conf={"start": bad, "end": bad})
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["check_raw"] == "failed"
+    assert states["build_features"] == states["check_features"] == states["publish_features"] == "upstream_failed"
+    assert not (lake() / "features" / f"dt={bad}").exists() and not (lake() / "validated" / "flights" / f"dt={bad}").exists()

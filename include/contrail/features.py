@@ -24,10 +24,18 @@ def published_counts(days: list[str]) -> dict[str, dict]:
 def stale_days() -> list[str]:
     """Days whose raw flights were landed after (or, on a store with coarse clocks, in the same tick as) their last build.
 
+    Days whose current landing failed its quality gate are left out: they wait for a new landing.
+
     The lake, not the asset events, decides what an event-triggered run builds: Airflow 3.3 can fold
     events that arrive while a run is queued into that run's queue entry without handing them to
     the run, so a day named only by such an event would otherwise never be built.
     """
+    from contrail.quality import ledger
+
     landed = storage.partition_mtimes(storage.location(datasets.RAW_FLIGHTS.path))
     built = storage.partition_mtimes(storage.location(datasets.FEATURE_COUNTS.path))
-    return sorted(day for day, when in landed.items() if day not in built or built[day] <= when)
+    judged = storage.partition_mtimes(storage.location("quality/flights"))
+    stale = [day for day, when in landed.items() if day not in built or built[day] <= when]
+    # A landing that its quality gate already refused stays refused until it is landed again.
+    return sorted(day for day in stale
+                  if not (judged.get(day, 0) > landed[day] and (ledger.read_verdict("flights", day) or {}).get("status") == "failed"))

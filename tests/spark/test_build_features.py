@@ -96,7 +96,8 @@ def test_count_check_names_the_day_and_the_numbers():
         bf.check_counts({}, ["2013-01-02"])
 
 
-def test_a_missing_raw_partition_names_the_path(spark, tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"missing raw partition for flights: .*raw/flights/dt=2013-05-05"):
-        bf.run(spark, tmp_path.as_uri() + "/raw", tmp_path.as_uri() + "/features", tmp_path.as_uri() + "/counts", ["2013-05-05"])
+def test_a_missing_partition_names_the_path(spark, tmp_path):
+    roots = [tmp_path.as_uri() + f"/{zone}" for zone in ("raw", "validated", "features", "counts")]
+    with pytest.raises(FileNotFoundError, match=r"missing partition for flights: .*validated/flights/dt=2013-05-05"):
+        bf.run(spark, *roots, ["2013-05-05"])
     assert not (tmp_path / "features").exists()

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 def job_argv(job: str, dates: list[str]) -> list[str]:
     """The command-line arguments of a job over `dates`, the same ones a cluster's spark-submit gets."""
     if job == "build_features":
-        return ["--raw", storage.spark_uri("raw"), "--features", storage.spark_uri(datasets.FEATURES.path),
+        return ["--raw", storage.spark_uri("raw"), "--validated", storage.spark_uri("validated"), "--features", storage.spark_uri(datasets.FEATURES.path),
                 "--counts", storage.spark_uri(datasets.FEATURE_COUNTS.path), "--dates", ",".join(dates)]
     raise ValueError(f"unknown Spark job {job!r}: expected build_features")
 
