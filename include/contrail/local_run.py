@@ -129,18 +129,29 @@ def run_states() -> dict[str, dict[str, int]]:
     return states
 
 
-def features_done(days: list[str], lake: Path) -> bool:
-    return all((lake / "features_counts" / f"dt={d}").exists() for d in days) and runs_in_flight() == 0
+def features_done(days: list[str], since: str) -> bool:
+    """Every day was gated since `since` (ISO UTC) and then built and gated again or refused; no run is going."""
+    from contrail.quality import ledger
+
+    def settled(day: str) -> bool:
+        raw = ledger.read_verdict("flights", day)
+        if raw is None or raw["validated_at"] < since:
+            return False
+        return raw["status"] == "failed" or (ledger.read_verdict("features", day) or {}).get("validated_at", "") >= since
+
+    return all(settled(d) for d in days) and runs_in_flight() == 0
 
 
 def summary(days: list[str], lake: Path) -> str:
     from contrail.features import published_counts
+    from contrail.quality import ledger
 
-    counts = published_counts(days)
-    lines = [f"{'day':<12}{'flights in':>11}{'features':>10}{'cancelled':>10}{'diverted':>10}"]
+    lines = [f"{'day':<12}{'quality':>9}{'landed':>8}{'quarantined':>12}{'features':>10}{'cancelled':>10}{'diverted':>10}"]
     for day in days:
-        c = counts[day]
-        lines.append(f"{day:<12}{c['flights_in']:>11}{c['features']:>10}{c['cancelled']:>10}{c['diverted']:>10}")
+        verdict = ledger.read_verdict("flights", day) or {"status": "-", "rows_in": 0, "rows_quarantined": 0}
+        c = published_counts([day])[day] if (lake / "features_counts" / f"dt={day}").exists() else {}
+        lines.append(f"{day:<12}{verdict['status']:>9}{verdict['rows_in']:>8}{verdict['rows_quarantined']:>12}"
+                     f"{c.get('features', '-'):>10}{c.get('cancelled', '-'):>10}{c.get('diverted', '-'):>10}")
     return "\n".join(lines)
 
 
@@ -197,11 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         wait_for("the DAGs to be parsed", dags_parsed, deployment, 300)
         for dag_id in DAG_IDS:
             deployment.cli("dags", "unpause", dag_id)
+        since = dt.datetime.now(dt.timezone.utc).isoformat()
         print(f"[contrail] backfilling contrail_ingest {args.start} .. {args.end}", flush=True)
         deployment.cli("backfill", "create", "--dag-id", "contrail_ingest", "--from-date", args.start,
                        "--to-date", args.end, "--reprocess-behavior", "completed", "--max-active-runs", "4")
         time.sleep(5)
-        wait_for("the ingest and feature runs", lambda: features_done(iso_days, lake), deployment, args.timeout)
+        wait_for("the ingest and feature runs", lambda: features_done(iso_days, since), deployment, args.timeout)
         states = run_states()
     finally:
         deployment.stop()
@@ -209,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n[contrail] done in {time.monotonic() - t0:.0f} s; DAG runs: {states}")
     print(summary(iso_days, lake))
     print(f"\nOutputs:   raw partitions   {lake}/raw/<table>/dt=YYYY-MM-DD/\n"
+          f"           validated rows   {lake}/validated/<table>/dt=YYYY-MM-DD/ (quarantined: {lake}/quarantine/)\n"
           f"           features         {lake}/features/dt=YYYY-MM-DD/\n"
+          f"Quality:   {lake}/reports/quality/docs/index.html (verdicts in {lake}/quality/)\n"
           f"Logs:      {env['AIRFLOW_HOME']}/logs and {deployment.logs}\n"
           f"Airflow UI: run `make ui`, then open http://127.0.0.1:{env['AIRFLOW__API__PORT']} (`make stop` stops Spark)")
     if failed:
