@@ -32,6 +32,7 @@ stop:
 bench: install
 	$(PY) bench/parse_time.py
 	$(PY) bench/day_wall_time.py
+	$(PY) bench/quality_throughput.py
 
 clean: stop
 	rm -rf .contrail data
