@@ -52,3 +52,6 @@ def asset(dataset: Dataset):
     from airflow.sdk import Asset
 
     return Asset(name=dataset.name, uri=dataset.asset_uri)
+
+# The registered delay model: an event each time its champion changes (promotion or rollback).
+MODEL_CHAMPION = Dataset("model_champion", "registry/flights_delay", partitioned=False)

@@ -186,3 +186,19 @@ def parquet_rows(dest) -> int:
     import pyarrow.parquet as pq
 
     return sum(_each_parquet(dest, lambda fh: pq.ParquetFile(fh).metadata.num_rows))
+
+
+def partition_digest(dest) -> str:
+    """sha256 over a partition's Parquet files (relative name and bytes, in name order): its content identity."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in _parquet_files(dest):
+        digest.update(path[len(dest.path):].lstrip("/").encode() + b"\0")
+        try:
+            with dest.fs.open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as exc:
+            raise StorageError(f"unreadable Parquet file {dest.protocol}://{path}: {exc}") from exc
+    return digest.hexdigest()

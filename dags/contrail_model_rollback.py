@@ -1,0 +1,37 @@
+"""Contrail model rollback: put the previous champion back, by hand."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag
+from contrail_plugins.operators import ModelRollbackOperator
+
+from contrail import datasets
+from contrail.dag_defaults import DEFAULT_ARGS, START_DATE, TAGS
+
+
+@dag(
+    dag_id="contrail_model_rollback",
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=[*TAGS, "mlflow", "rollback"],
+    params={
+        "model": Param("flights_delay", type="string", description="registered model name"),
+        "reason": Param("manual rollback", type="string", minLength=3, description="why (recorded on the version)"),
+    },
+)
+def contrail_model_rollback():
+    """
+    ### Roll the champion back
+    Trigger by hand. Under the promotion lock: alias `champion` moves to the version behind
+    `previous`, the rolled-back version gets a `contrail.rolled_back` tag with the reason, the
+    promotion ledger records it, and `previous` moves to the champion before that one (from the
+    ledger) or is removed. A retry of the same run does not roll back twice. Fails clearly when there is no champion or no previous one.
+    """
+    ModelRollbackOperator(task_id="rollback", model_name="{{ params.model }}", reason="{{ params.reason }}",
+                          outlets=[datasets.asset(datasets.MODEL_CHAMPION)])
+
+
+contrail_model_rollback()

@@ -1,0 +1,78 @@
+"""Contrail training: train a delay model on quality-checked features, track it in MLflow, promote it through the gate."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, task
+from contrail_plugins.operators import ModelPromotionOperator
+
+from contrail import datasets
+from contrail.dag_defaults import DEFAULT_ARGS, START_DATE, TAGS
+
+FEATURES = datasets.asset(datasets.FEATURES)
+MODEL = datasets.asset(datasets.MODEL_CHAMPION)
+MODEL_NAME = "flights_delay"
+
+
+@dag(
+    dag_id="contrail_training",
+    schedule=[FEATURES],
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=[*TAGS, "training", "mlflow"],
+    params={
+        "start": Param(None, type=["null", "string"], format="date", description="first day of a manual window"),
+        "end": Param(None, type=["null", "string"], format="date", description="last day of a manual window (inclusive)"),
+        "tune": Param(False, type="boolean", description="search hyperparameters with Optuna"),
+        "n_trials": Param(20, type="integer", minimum=1, description="tuning: trial budget"),
+        "timeout_minutes": Param(10, type="number", exclusiveMinimum=0, description="tuning: time budget"),
+        "window_days": Param(28, type="integer", minimum=3, description="scheduled runs: days in the window"),
+        "min_days": Param(7, type="integer", minimum=3, description="fewest usable days to train on"),
+        "min_new_days": Param(7, type="integer", minimum=1, description="scheduled runs: new days needed to retrain"),
+    },
+)
+def contrail_training():
+    """
+    ### Train, track and promote the flight delay model
+    1. **resolve_window**: the days to learn from. By hand: params `start`/`end`; every day must
+       have features that passed quality, or the run fails naming the days. On new features
+       (asset `features`): the latest `window_days` usable days (days that failed quality are
+       left out and logged), skipped while fewer than `min_days` exist or fewer than
+       `min_new_days` are newer than the last model's window. The days split by time:
+       train / validation / holdout (the latest ~15 %).
+    2. **train**: LightGBM in a scikit-learn pipeline, optionally tuned with Optuna (`tune`,
+       `n_trials`, `timeout_minutes`). MLflow run: params, holdout metrics (ROC AUC, PR AUC, log
+       loss, Brier, precision/recall at the threshold chosen on validation), plots, the window,
+       the partitions' digests and quality verdicts (`lineage.json`), the code version; the model is
+       registered with its signature and an input example.
+    3. **promote** (`ModelPromotionOperator`): challenger and champion scored on the same holdout;
+       promoted to alias `champion` only through the gate (minimum ROC AUC, better than the
+       champion, no metric or carrier/origin/month slice regressing beyond tolerance), under a
+       lock. Refused: the task is skipped and the reasons are on the model version.
+
+    MLflow: `MLFLOW_TRACKING_URI` (default: SQLite in `data/mlflow/`). Rollback: DAG `contrail_model_rollback`.
+    """
+
+    @task
+    def resolve_window(*, params) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from contrail.training import tasks
+
+        try:
+            return tasks.resolve_window(params, MODEL_NAME)
+        except tasks.Skip as exc:
+            raise AirflowSkipException(str(exc)) from None
+
+    @task
+    def train(split: dict, *, params) -> dict:
+        from contrail.training import tasks
+
+        return tasks.train(split, params, MODEL_NAME)
+
+    candidate = train(resolve_window())
+    ModelPromotionOperator(task_id="promote", candidate=candidate, model_name=MODEL_NAME, outlets=[MODEL])
+
+
+contrail_training()

@@ -1,0 +1,1 @@
+"""The model registry: MLflow set-up, the promotion gate, the promotion lock and ledger, promotion and rollback."""

@@ -1,0 +1,1 @@
+"""Contrail's custom operators (plugins/ is on the Airflow components' sys.path)."""

@@ -1,0 +1,117 @@
+"""Training windows, bad windows, and what a training run leaves in MLflow (SQLite store)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+import synthetic_features as synthetic
+from contrail import datasets, storage
+from contrail.quality import ledger as quality_ledger
+from contrail.registry import tracking
+from contrail.training import model, run, tasks, window
+
+
+def test_days_split_by_time_with_the_latest_days_held_out():
+    days = [f"2013-04-{d:02d}" for d in range(1, 21)]
+    split = window.split(list(reversed(days)))
+    assert (len(split.train), len(split.validation), len(split.holdout)) == (14, 3, 3)
+    assert split.holdout == days[-3:] and split.validation == days[-6:-3] and split.days == days
+    assert window.split(days[:7]).as_dict() == {"train": days[:5], "validation": days[5:6], "holdout": days[6:7]}
+
+
+def test_an_empty_or_short_window_is_too_small():
+    with pytest.raises(window.WindowTooSmall, match="the training window is empty"):
+        window.split([])
+    with pytest.raises(window.WindowTooSmall, match="holds 3 usable day"):
+        window.split(["2013-04-01", "2013-04-02", "2013-04-03"])
+
+
+def test_an_explicit_window_with_a_day_that_failed_quality_is_refused_by_name():
+    synthetic.write_days("2013-05-01", 8)
+    synthetic.write_days("2013-05-05", 1, status="failed")
+    with pytest.raises(window.WindowError, match=r"failed quality: .*features dt=2013-05-05 failed critical checks"):
+        window.explicit("2013-05-01", "2013-05-08")
+    assert window.explicit("2013-05-06", "2013-05-08") == ["2013-05-06", "2013-05-07", "2013-05-08"]
+
+
+def test_an_explicit_window_with_missing_days_names_them():
+    synthetic.write_days("2013-05-20", 3)
+    with pytest.raises(window.WindowError, match="no features for 2 day.*2013-05-23, 2013-05-24"):
+        window.explicit("2013-05-20", "2013-05-24")
+    with pytest.raises(window.WindowError, match="before its start"):
+        window.explicit("2013-05-22", "2013-05-20")
+
+
+def test_a_window_with_one_class_only_is_refused_before_anything_is_logged():
+    days = synthetic.write_days("2013-06-01", 7, "zero")
+    with pytest.raises(window.WindowError, match="one class only"):
+        run.train(window.split(days), model_name="one_class")
+    client = tracking.client()
+    assert client.search_model_versions("name='one_class'") == []
+
+
+def test_a_run_records_metrics_window_lineage_plots_and_a_servable_model():
+    import mlflow
+
+    days = synthetic.write_days("2013-07-01", 10)
+    candidate = run.train(window.split(days), model_name="recorded", tune=True, n_trials=3, timeout_s=120)
+    client = tracking.client()
+    mv = client.get_model_version("recorded", candidate["version"])
+    assert mv.tags["contrail.window"] == "2013-07-01..2013-07-10"
+    assert mv.tags["contrail.holdout_days"] == "2013-07-09,2013-07-10"
+    assert json.loads(mv.tags["contrail.quality"])["2013-07-03"]["features"] == "passed"
+    r = client.get_run(candidate["run_id"])
+    for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "precision", "recall"):
+        assert 0 <= r.data.metrics[f"holdout_{metric}"] <= 1 or metric == "log_loss"
+    assert r.data.metrics["holdout_roc_auc"] == pytest.approx(candidate["metrics"]["roc_auc"])
+    assert r.data.params["window_start"] == "2013-07-01" and r.data.params["tuning"] == "True"
+    artifacts = {a.path for a in client.list_artifacts(r.info.run_id)} | {
+        a.path for a in client.list_artifacts(r.info.run_id, "plots")}
+    assert {"lineage.json", "window.json", "tuning.json", "holdout_slices.json", "feature_importance.json",
+            "plots/roc.png", "plots/calibration.png", "plots/feature_importance.png"} <= artifacts
+    lineage = mlflow.artifacts.load_dict(f"{r.info.artifact_uri}/lineage.json")
+    partition = storage.location(datasets.FEATURES.path + "/dt=2013-07-04")
+    assert lineage["2013-07-04"]["sha256"] == storage.partition_digest(partition)
+    assert lineage["2013-07-04"]["quality"]["features"]["status"] == "passed"
+    assert len(mlflow.artifacts.load_dict(f"{r.info.artifact_uri}/tuning.json")["trials"]) == 3
+    # the registered model serves probabilities equal to the trained pipeline's, from its signature's columns
+    loaded = mlflow.pyfunc.load_model(f"models:/recorded/{candidate['version']}")
+    assert [c.name for c in loaded.metadata.get_input_schema().inputs] == list(model.FEATURES)
+    rows = window.load(["2013-07-10"])
+    served = loaded.predict(model.inputs(rows))[:, 1]
+    sk = mlflow.sklearn.load_model(f"models:/recorded/{candidate['version']}")
+    assert served == pytest.approx(sk.predict_proba(model.inputs(rows))[:, 1])
+
+
+def test_hyperparameters_outside_the_search_space_are_refused():
+    with pytest.raises(ValueError, match="num_leaves=4096 outside its range"):
+        model.check_params({"num_leaves": 4096})
+    with pytest.raises(ValueError, match="unknown hyperparameter 'depth'"):
+        model.check_params({"depth": 3})
+
+
+def test_the_model_reads_the_columns_the_spark_job_writes():
+    from spark_jobs import build_features
+
+    assert set(model.FEATURES) == set(build_features.FEATURE_COLUMNS)
+
+
+def test_a_scheduled_window_leaves_out_failed_days_and_waits_for_new_ones(caplog, monkeypatch):
+    monkeypatch.setattr(window, "built_days", lambda: [f"2013-08-{d:02d}" for d in range(1, 11)])
+    synthetic.write_days("2013-08-01", 10)
+    quality_ledger.write_verdict({"table": "features", "dt": "2013-08-04", "status": "failed", "critical": ["x"]})
+    params = {"window_days": 10, "min_days": 7, "min_new_days": 3}
+    with caplog.at_level(logging.WARNING):
+        split = tasks.resolve_window(params, "scheduled")
+    assert "2013-08-04" not in split["train"] and len(window.Split(**split).days) == 9
+    assert "left out of the window: features dt=2013-08-04 failed" in caplog.text
+    monkeypatch.setattr(tasks, "last_trained_day", lambda name: "2013-08-08")
+    with pytest.raises(tasks.Skip, match="only 2 usable day.*newer than the last model's window \\(ends 2013-08-08\\)"):
+        tasks.resolve_window(params, "scheduled")
+    with pytest.raises(tasks.Skip, match="at least 12 are needed"):
+        tasks.resolve_window({**params, "min_days": 12}, "scheduled")
+    with pytest.raises(window.WindowError, match="failed quality"):  # by hand: the same window is an error
+        tasks.resolve_window({"start": "2013-08-01", "end": "2013-08-10"}, "scheduled")
