@@ -10,12 +10,12 @@ from contrail.dag_defaults import DEFAULT_ARGS, START_DATE, TAGS
 
 FEATURES = datasets.asset(datasets.FEATURES)
 MODEL = datasets.asset(datasets.MODEL_CHAMPION)
-MODEL_NAME = "flights_delay"
+RETRAIN = datasets.asset(datasets.RETRAIN_REQUEST)
 
 
 @dag(
     dag_id="contrail_training",
-    schedule=[FEATURES],
+    schedule=(FEATURES | RETRAIN),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
@@ -39,7 +39,8 @@ def contrail_training():
        have features that passed quality, or the run fails naming the days. On new features
        (asset `features`): the latest `window_days` usable days (days that failed quality are
        left out and logged), skipped while fewer than `min_days` exist or fewer than
-       `min_new_days` are newer than the last model's window. The days split by time:
+       `min_new_days` are newer than the last model's window. On a drift request (asset
+       `retrain_request` from `contrail_monitoring`), one new day is enough. The days split by time:
        train / validation / holdout (the latest ~15 %).
     2. **train**: LightGBM in a scikit-learn pipeline, optionally tuned with Optuna (`tune`,
        `n_trials`, `timeout_minutes`). MLflow run: params, holdout metrics (ROC AUC, PR AUC, log
@@ -51,17 +52,21 @@ def contrail_training():
        champion, no metric or carrier/origin/month slice regressing beyond tolerance), under a
        lock. Refused: the task is skipped and the reasons are on the model version.
 
-    MLflow: `MLFLOW_TRACKING_URI` (default: SQLite in `data/mlflow/`). Rollback: DAG `contrail_model_rollback`.
+    MLflow: `MLFLOW_TRACKING_URI` (default: SQLite in `data/mlflow/`); model `CONTRAIL_MODEL_NAME` (default `flights_delay`). Rollback: DAG `contrail_model_rollback`.
     """
 
     @task
-    def resolve_window(*, params) -> dict:
+    def resolve_window(*, params, triggering_asset_events=None) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
+        from contrail.runs import event_extras
         from contrail.training import tasks
 
+        requests = event_extras(triggering_asset_events, RETRAIN)
+        for request in requests:
+            print(f"retraining requested by monitoring of {request.get('dt')}: {'; '.join(request.get('reasons', []))}")
         try:
-            return tasks.resolve_window(params, MODEL_NAME)
+            return tasks.resolve_window({**params, "min_new_days": 1} if requests else params, tasks.model_name())
         except tasks.Skip as exc:
             raise AirflowSkipException(str(exc)) from None
 
@@ -69,10 +74,10 @@ def contrail_training():
     def train(split: dict, *, params) -> dict:
         from contrail.training import tasks
 
-        return tasks.train(split, params, MODEL_NAME)
+        return tasks.train(split, params, tasks.model_name())
 
     candidate = train(resolve_window())
-    ModelPromotionOperator(task_id="promote", candidate=candidate, model_name=MODEL_NAME, outlets=[MODEL])
+    ModelPromotionOperator(task_id="promote", candidate=candidate, outlets=[MODEL])
 
 
 contrail_training()

@@ -213,6 +213,9 @@ def test_mlflow_server_uses_postgres_and_proxies_artifacts_to_object_storage(res
     allowed = env["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
     assert tracking.hostname == "mlflow" and tracking.port == int(command[command.index("--port") + 1])
     assert any(fnmatch.fnmatch(tracking.netloc, a) if "*" in a else tracking.netloc == a for a in allowed)
+    # Promotions lock in MLflow's own database, as MLflow's role (contrail.registry.locks).
+    lock = urlsplit(env_of(resolved["airflow-worker"])["CONTRAIL_PROMOTION_LOCK_URL"])
+    assert (lock.scheme, lock.hostname, lock.path, lock.username) == ("postgresql", "postgres", store.path, store.username)
 
 
 def test_dependencies_wait_for_health_and_for_the_one_shot_jobs(services):

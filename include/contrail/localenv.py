@@ -13,6 +13,8 @@ from pathlib import Path
 from contrail.config import PROJECT_ROOT
 
 ENV_FILE = PROJECT_ROOT / "contrail.env"
+# Airflow's [database] sql_alchemy_connect_args for the local SQLite metadata database.
+SQLITE_CONNECT_ARGS = {"timeout": 60}
 
 
 def load(path: Path = ENV_FILE, environ: dict | None = None, state: str | None = None) -> dict[str, str]:

@@ -61,8 +61,8 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         raise config.ConfigError(f"MLFLOW_TRACKING_URI {uri!r}: Contrail tracks to sqlite:///... or an http(s) MLflow server")
 
 
-def configure() -> str:
-    """Point mlflow at the tracking store (checked) and the Contrail experiment; return the experiment id."""
+def configure(experiment: str = EXPERIMENT) -> str:
+    """Point mlflow at the tracking store (checked) and at `experiment`, created if missing; return its id."""
     import mlflow
 
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
@@ -71,17 +71,19 @@ def configure() -> str:
     uri = tracking_uri()
     check_reachable(uri)
     mlflow.set_tracking_uri(uri)
-    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
-    if experiment is not None:
-        mlflow.set_experiment(EXPERIMENT)
-        return experiment.experiment_id
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is not None:
+        mlflow.set_experiment(experiment)
+        return found.experiment_id
     db = sqlite_path(uri)
-    artifacts = (db.parent / "artifacts").as_uri() if db else None  # a server chooses its own (proxied) store
+    # with SQLite, artifacts go beside the database (MLflow's default is ./mlruns in the working directory);
+    # a server chooses its own (proxied) store
+    artifacts = (db.parent / "artifacts").as_uri() if db else None
     try:
-        experiment_id = mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts)
+        experiment_id = mlflow.create_experiment(experiment, artifact_location=artifacts)
     except mlflow.exceptions.MlflowException:  # created meanwhile by a concurrent run
-        experiment_id = mlflow.get_experiment_by_name(EXPERIMENT).experiment_id
-    mlflow.set_experiment(EXPERIMENT)
+        experiment_id = mlflow.get_experiment_by_name(experiment).experiment_id
+    mlflow.set_experiment(experiment)
     return experiment_id
 
 

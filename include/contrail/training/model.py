@@ -49,6 +49,13 @@ DEFAULTS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_c
             "colsample_bytree": 0.8, "subsample": 0.8, "reg_lambda": 1.0}
 
 
+def model_name() -> str:
+    """The registered model's name: CONTRAIL_MODEL_NAME, else flights_delay (read at call time)."""
+    import os
+
+    return os.environ.get("CONTRAIL_MODEL_NAME") or MODEL_NAME
+
+
 def check_params(params: dict) -> dict:
     """Defaults overlaid with `params`, each checked against the search space's bounds."""
     merged = {**DEFAULTS, **params}

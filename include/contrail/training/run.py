@@ -52,6 +52,8 @@ def check_classes(y, what: str, days: list[str]) -> None:
 def fit(split: window.Split, *, tune: bool = False, n_trials: int = 20, timeout_s: float = 600,
         params: dict | None = None, seed: int = 13) -> dict:
     """Load the window, tune (optional), fit on train, pick the threshold on validation, score the holdout."""
+    import pandas as pd
+
     frames = {part: window.load(days) for part, days in split.as_dict().items()}
     (train_x, train_y), (valid_x, valid_y), (hold_x, hold_y) = (xy(frames[p], p) for p in ("train", "validation", "holdout"))
     for part, y in (("train", train_y), ("validation", valid_y), ("holdout", hold_y)):
@@ -67,12 +69,14 @@ def fit(split: window.Split, *, tune: bool = False, n_trials: int = 20, timeout_
     pipeline = model.fit(chosen, train_x, train_y, seed)
     threshold = metrics.operating_threshold(valid_y, pipeline.predict_proba(valid_x)[:, 1])
     p_hold = pipeline.predict_proba(hold_x)[:, 1]
+    window_frame = pd.concat(frames.values(), ignore_index=True)
+    reference = window_frame.assign(prediction=pipeline.predict_proba(model.inputs(window_frame))[:, 1])
     return {
         "pipeline": pipeline, "params": chosen, "threshold": threshold, "tuning": tuning_result, "search_space": search,
         "holdout": metrics.evaluate(hold_y, p_hold, threshold),
         "validation": metrics.evaluate(valid_y, pipeline.predict_proba(valid_x)[:, 1], threshold),
         "slices": metrics.slice_auc(frames["holdout"], p_hold), "rows": {p: len(f) for p, f in frames.items()},
-        "hold_y": hold_y, "hold_p": p_hold, "example": hold_x.head(5),
+        "hold_y": hold_y, "hold_p": p_hold, "example": hold_x.head(5), "reference": reference,
     }
 
 
@@ -81,6 +85,7 @@ def train(split: window.Split, *, model_name: str = model.MODEL_NAME, **options)
     import mlflow
     from mlflow.models import infer_signature
 
+    from contrail.monitoring import drift
     from contrail.registry import tracking
     from contrail.training import plots
 
@@ -105,6 +110,9 @@ def train(split: window.Split, *, model_name: str = model.MODEL_NAME, **options)
         mlflow.log_dict(lineage, "lineage.json")
         mlflow.log_dict({**split.as_dict(), "features": list(model.FEATURES), "label": model.LABEL}, "window.json")
         mlflow.log_dict(result["slices"], "holdout_slices.json")
+        # what drift monitoring compares each scored day with: the window's features and predictions
+        mlflow.log_dict(drift.reference_profile(result["reference"], [*model.NUMERIC, "prediction"], list(model.CATEGORICAL)),
+                        "reference_profile.json")
         importance = model.importances(pipeline)
         mlflow.log_dict(importance, "feature_importance.json")
         if result["tuning"]:

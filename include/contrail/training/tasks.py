@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from contrail.training import window
+from contrail.training.model import model_name  # noqa: F401  (the DAG's tasks read it at run time)
 
 log = logging.getLogger(__name__)
 MIN_NEW_DAYS = 7  # a scheduled run retrains once the lake holds this many days newer than the last model's window
