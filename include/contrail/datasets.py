@@ -44,7 +44,7 @@ DIMENSIONS = (RAW_PLANES, RAW_AIRPORTS, RAW_AIRLINES)
 RAW = (RAW_FLIGHTS, RAW_WEATHER, *DIMENSIONS)
 VALIDATED = {"flights": VALIDATED_FLIGHTS, "weather": VALIDATED_WEATHER}
 QUARANTINE = {"flights": QUARANTINE_FLIGHTS, "weather": QUARANTINE_WEATHER}
-BY_NAME = {d.name: d for d in (*RAW, *VALIDATED.values(), *QUARANTINE.values(), FEATURES, FEATURE_COUNTS)}
+BY_NAME = {d.name: d for d in (*RAW, *VALIDATED.values(), *QUARANTINE.values(), FEATURES, FEATURE_COUNTS)}  # lake datasets
 
 
 def asset(dataset: Dataset):
@@ -55,3 +55,8 @@ def asset(dataset: Dataset):
 
 # The registered delay model: an event each time its champion changes (promotion or rollback).
 MODEL_CHAMPION = Dataset("model_champion", "registry/flights_delay", partitioned=False)
+# Batch predictions of the champion, per day, and which model scored each day.
+PREDICTIONS = Dataset("predictions", "predictions")
+SCORING_MANIFEST = Dataset("scoring_manifest", "scoring")
+# A retraining request from drift monitoring (its events carry the reason); training is scheduled on it.
+RETRAIN_REQUEST = Dataset("retrain_request", "monitoring/retrain", partitioned=False)

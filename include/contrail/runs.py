@@ -37,3 +37,15 @@ def event_extras(triggering_asset_events, asset) -> list[dict]:
 
 def iso(days: list[dt.date]) -> list[str]:
     return [f"{d:%Y-%m-%d}" for d in days]
+
+
+def days_or_stale(params: dict, stale, nothing_left: str) -> list[str]:
+    """Days named by params start/end, else those `stale()` returns; skips the task, saying why, if none."""
+    if params.get("start") or params.get("end"):
+        return iso(requested_days(params, None))
+    days = stale()
+    if not days:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(nothing_left)
+    return days

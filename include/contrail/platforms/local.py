@@ -19,11 +19,15 @@ def job_argv(job: str, dates: list[str]) -> list[str]:
 
 
 def run_job(job: str, dates: list[str]) -> dict:
-    """Run spark_jobs/<job>.py in-process against the local Spark Connect server."""
+    """Run spark_jobs/<job>.py over `dates` in-process against the local Spark Connect server."""
+    return run_argv(job, job_argv(job, dates))
+
+
+def run_argv(job: str, argv: list[str]):
+    """Run spark_jobs/<job>.py with `argv` in-process against the local Spark Connect server."""
     from contrail.spark import connect
 
     module = importlib.import_module(f"spark_jobs.{job}")
-    argv = job_argv(job, dates)
     log.info("running %s on %s: %s", job, connect.url(), " ".join(argv))
     return module.main(argv, spark=connect.session())
 
