@@ -1,0 +1,1 @@
+"""Monitoring: drift statistics, per-day monitoring, drift reports and retraining requests."""

@@ -1,0 +1,89 @@
+"""Monitoring through Airflow: an unshifted day asks for nothing, a shifted day asks for retraining, the cooldown holds."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import synthetic_features as synthetic
+from contrail import scoring, storage
+from contrail.monitoring import monitor, retrain
+from contrail.registry import promotion, tracking
+from contrail.training import run, window
+
+pytestmark = [pytest.mark.airflow, pytest.mark.spark]
+NAME = "monitored"
+
+
+@pytest.fixture(scope="module")
+def scored(dagbag, spark):
+    os.environ["CONTRAIL_MODEL_NAME"] = NAME
+    try:
+        days = synthetic.write_days("2013-10-01", 10)
+        candidate = run.train(window.split(days), model_name=NAME)
+        assert promotion.promote(NAME, candidate["version"])["promoted"]
+        synthetic.write_days("2013-10-11", 1)
+        synthetic.write_days("2013-10-12", 3, shift=True)
+        scoring.score(["2013-10-11", "2013-10-12", "2013-10-13", "2013-10-14"])
+        yield candidate
+    finally:
+        os.environ.pop("CONTRAIL_MODEL_NAME", None)
+
+
+def run_monitoring(dagbag, start, end):
+    dag_run = dagbag.get_dag("contrail_monitoring").test(run_conf={"start": start, "end": end})
+    return dag_run, {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+
+
+def test_an_unshifted_day_is_monitored_and_asks_for_nothing(dagbag, scored):
+    dag_run, states = run_monitoring(dagbag, "2013-10-11", "2013-10-11")
+    assert states == {"resolve_days": "success", "monitor": "success", "request_retraining": "skipped"}
+    figures = monitor.read_figures("2013-10-11")
+    assert figures["version"] == scored["version"] and figures["retrain_reasons"] == []
+    assert figures["prediction_psi"] < 0.1 and figures["decay"]["decay"] < 0.05
+    report = storage.location("reports/drift/dt=2013-10-11/report.html").read_text()
+    assert "Drift report 2013-10-11" in report and "No threshold crossed" in report
+    runs = tracking.client().search_runs([tracking.client().get_experiment_by_name("contrail-monitoring").experiment_id],
+                                         "tags.`contrail.dt` = '2013-10-11'")
+    assert runs and runs[0].data.tags["contrail.model_version"] == scored["version"] and "max_psi" in runs[0].data.metrics
+
+
+def test_a_shifted_day_asks_for_retraining_once_within_the_cooldown(dagbag, scored):
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select, update
+
+    with create_session() as session:  # only unpaused DAGs get queued runs; dag.test has synced every DAG already
+        session.execute(update(DagModel).where(DagModel.dag_id == "contrail_training").values(is_paused=False))
+    try:
+        dag_run, states = run_monitoring(dagbag, "2013-10-12", "2013-10-14")
+    finally:
+        with create_session() as session:
+            session.execute(update(DagModel).where(DagModel.dag_id == "contrail_training").values(is_paused=True))
+    assert states["request_retraining"] == "success", states
+    requested = [r["dt"] for r in retrain.requests()]
+    assert requested == ["2013-10-12"]  # 10-13 and 10-14 drifted too, within the 7-day cooldown
+    shifted = monitor.read_figures("2013-10-13")
+    assert shifted["retrain_reasons"] and "prediction distribution drifted" in " ".join(shifted["retrain_reasons"])
+    assert "temp" in shifted["drifted"] and "hour" in shifted["drifted"]
+    with create_session() as session:
+        asset_id = session.scalar(select(AssetModel.id).where(AssetModel.name == "retrain_request"))
+        event = session.scalars(select(AssetEvent).where(AssetEvent.asset_id == asset_id)).all()[-1]
+        assert event.source_run_id == dag_run.run_id and event.extra["dt"] == "2013-10-12" and event.extra["reasons"]
+        queued = session.scalars(select(AssetDagRunQueue.target_dag_id).where(AssetDagRunQueue.asset_id == asset_id)).all()
+    assert "contrail_training" in queued  # the training DAG is scheduled on the request
+
+    again, states = run_monitoring(dagbag, "2013-10-14", "2013-10-14")
+    assert states["request_retraining"] == "skipped" and [r["dt"] for r in retrain.requests()] == ["2013-10-12"]
+
+
+def test_a_day_that_failed_quality_never_asks_for_retraining(scored):
+    from contrail.quality import ledger
+
+    figures = {**monitor.read_figures("2013-10-13"), "dt": "2013-10-25"}
+    synthetic.write_days("2013-10-25", 1, status="failed", shift=True)
+    chosen, held = retrain.choose([figures], cooldown_days=7)
+    assert chosen is None and held == ["2013-10-25: its features failed quality, so it cannot ask for retraining"]
+    assert ledger.read_verdict("features", "2013-10-25")["status"] == "failed"
