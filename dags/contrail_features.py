@@ -22,6 +22,8 @@ FEATURES = datasets.asset(datasets.FEATURES)
     params={
         "start": Param(None, type=["null", "string"], format="date", description="first day (YYYY-MM-DD) of a manual run"),
         "end": Param(None, type=["null", "string"], format="date", description="last day, inclusive (default: start)"),
+        "days": Param(None, type=["null", "array"], items={"type": "string", "format": "date"},
+                      description="or: these days (a landing drop)"),
     },
 )
 def contrail_features():
@@ -46,7 +48,8 @@ def contrail_features():
     * **When**: each time `contrail_ingest` lands flights. The run builds every day whose raw
       flights are newer than its features (the lake decides, so no landed day is missed, even when
       events pile up while a run is busy), in one Spark job over all those days. By hand: params
-      `start` / `end` (those days are re-gated and rebuilt whatever their state).
+      `start` / `end`, or `days` (a list; what `contrail_landing` sends): those days are re-gated
+      and rebuilt whatever their state.
     * **Engine**: the profile's (`CONTRAIL_PROFILE`): locally a long-lived Spark Connect server.
     """
 
@@ -56,6 +59,12 @@ def contrail_features():
 
         from contrail.runs import event_extras, iso, requested_days, run_day
 
+        if params.get("days"):
+            from contrail.dates import check_in_range, parse_day
+
+            for day in params["days"]:
+                check_in_range(parse_day(day), "param days")
+            return sorted(set(params["days"]))
         if event_extras(triggering_asset_events, RAW_FLIGHTS) and not (params.get("start") or params.get("end")):
             from contrail.features import stale_days
 

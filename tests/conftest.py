@@ -26,6 +26,7 @@ localenv.apply(
     AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="18793",
     AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="18794",
     MLFLOW_TRACKING_URI=f"sqlite:///{_STATE}/data/mlflow/mlflow.db",
+    CONTRAIL_LANDING_URL=str(_STATE / "landing"),
 )
 (_STATE / "airflow").mkdir(parents=True, exist_ok=True)
 atexit.register(shutil.rmtree, _STATE, ignore_errors=True)

@@ -1,0 +1,103 @@
+"""The landing watcher: the deferrable sensor fires on a new drop marker and not before; drops land once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from contrail import drops, storage
+from contrail.sources.nycflights13 import Nycflights13Source
+
+DAY = "2013-10-15"
+
+
+def landing() -> Path:
+    return Path(os.environ["CONTRAIL_LANDING_URL"])
+
+
+def drop(day: str, marker: bool = True) -> dict:
+    """Write a real day's flights and weather as CSV into the landing zone, then (optionally) its marker."""
+    source, date = Nycflights13Source(), dt.date.fromisoformat(day)
+    rows = {}
+    for table, frame in (("flights", source.flights(date)), ("weather", source.weather(date))):
+        folder = landing() / table / f"dt={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(folder / "part-0.csv", index=False)
+        rows[table] = len(frame)
+    if marker:
+        (landing() / "_ready").mkdir(parents=True, exist_ok=True)
+        (landing() / "_ready" / f"{day}.json").write_text("{}")
+    return rows
+
+
+async def next_event(trigger, timeout: float):
+    run = trigger.run()
+    try:
+        return await asyncio.wait_for(run.__anext__(), timeout)
+    finally:
+        await run.aclose()
+
+
+def test_the_sensor_defers_and_its_trigger_fires_on_a_new_marker_and_not_before(dagbag):
+    from airflow.providers.standard.sensors.filesystem import FileSensor
+    from airflow.sdk.exceptions import TaskDeferred
+
+    sensor = dagbag.get_dag("contrail_landing").get_task("wait_for_drop")
+    assert isinstance(sensor, FileSensor) and sensor.deferrable  # waits in the triggerer, not a worker slot
+    (landing() / "_ready").mkdir(parents=True, exist_ok=True)
+    for stale in (landing() / "_ready").glob("*.json"):
+        stale.unlink()
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(context={})
+    trigger = deferred.value.trigger
+    trigger.poke_interval = 0.2
+    with pytest.raises(asyncio.TimeoutError):
+        asyncio.run(next_event(trigger, 2.0))  # nothing dropped yet: no event
+    (landing() / "_ready" / "not-a-marker.txt").write_text("x")
+    with pytest.raises(asyncio.TimeoutError):
+        asyncio.run(next_event(trigger, 1.0))  # only *.json markers count
+    (landing() / "_ready" / f"{DAY}.json").write_text("{}")
+    assert asyncio.run(next_event(trigger, 5.0)).payload is True
+    (landing() / "_ready" / f"{DAY}.json").unlink()
+
+
+def test_a_ready_drop_lands_once_and_its_marker_moves_to_done():
+    rows = drop(DAY)
+    landed = drops.land_ready()
+    assert landed == [{"dt": DAY, "tables": rows}]
+    assert storage.parquet_rows(storage.location(f"raw/flights/dt={DAY}")) == rows["flights"]
+    assert storage.parquet_rows(storage.location(f"raw/weather/dt={DAY}")) == rows["weather"]
+    assert not (landing() / "_ready" / f"{DAY}.json").exists() and (landing() / "_done" / f"{DAY}.json").exists()
+    assert drops.land_ready() == []  # the same drop is not landed twice
+
+
+def test_a_drop_without_its_marker_is_not_landed_yet():
+    drop("2013-10-16", marker=False)
+    assert drops.ready_days() == [] or "2013-10-16" not in drops.ready_days()
+    assert not storage.location("raw/flights/dt=2013-10-16").exists()
+
+
+def test_a_badly_named_marker_is_a_clear_error_and_lands_nothing():
+    (landing() / "_ready").mkdir(parents=True, exist_ok=True)
+    bad = landing() / "_ready" / "2014-01-01.json"
+    bad.write_text("{}")
+    try:
+        with pytest.raises(ValueError, match="bad landing marker .*2014-01-01.json: name it YYYY-MM-DD.json for a 2013 day"):
+            drops.land_ready()
+    finally:
+        bad.unlink()
+
+
+def test_a_drop_is_landed_then_built_then_retrained_on(dagbag):
+    dag = dagbag.get_dag("contrail_landing")
+    order = [t.task_id for t in dag.topological_sort()]
+    assert order == ["wait_for_drop", "land_drops", "build_features", "retrain"]
+    build, retrain = dag.get_task("build_features"), dag.get_task("retrain")
+    assert build.trigger_dag_id == "contrail_features" and build.wait_for_completion and build.deferrable
+    assert retrain.trigger_dag_id == "contrail_training" and retrain.conf == {"min_new_days": 1}
+    features = dagbag.get_dag("contrail_features")
+    assert "days" in features.params and type(dag.timetable).__name__ == "ContinuousTimetable"
