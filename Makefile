@@ -33,6 +33,7 @@ bench: install
 	$(PY) bench/parse_time.py
 	$(PY) bench/day_wall_time.py
 	$(PY) bench/quality_throughput.py
+	$(PY) bench/scoring_throughput.py
 
 clean: stop
 	rm -rf .contrail data

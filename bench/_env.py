@@ -76,6 +76,16 @@ def median(values) -> float:
     return statistics.median(values)
 
 
+def timed(fn, runs: int):
+    """(median wall seconds of `runs` calls of fn, the last result)."""
+    times, result = [], None
+    for _ in range(runs):
+        with Timer() as t:
+            result = fn()
+        times.append(t.s)
+    return median(times), result
+
+
 class Report:
     """Print lines and keep them, to write bench/results/<name>.txt at the end."""
 

@@ -97,15 +97,6 @@ def gx_counts(outcomes) -> dict[str, int]:
     return counts
 
 
-def timed(fn, runs: int):
-    times, result = [], None
-    for _ in range(runs):
-        with _env.Timer() as t:
-            result = fn()
-        times.append(t.s)
-    return _env.median(times), result
-
-
 def inputs(factor: int):
     import pandas as pd
 
@@ -142,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             for label, frame in batches.items():
                 checks = suites.flights(day, carriers, [], "pandas")
                 checks = month_checks(checks) if label == "1 month" else checks
-                hand_s, hand = timed(lambda: hand_pass(frame, checks), args.runs)
-                gx_s, (outcomes, _, _) = timed(lambda: validator.run("bench", frame, checks, "pandas", "bench"), args.runs)
+                hand_s, hand = _env.timed(lambda: hand_pass(frame, checks), args.runs)
+                gx_s, (outcomes, _, _) = _env.timed(lambda: validator.run("bench", frame, checks, "pandas", "bench"), args.runs)
                 if gx_counts(outcomes) != hand:
                     mismatches.append(f"SF{factor} {label} pandas")
                 row = [f"SF{factor}", label, len(frame), f"{len(frame) / hand_s:,.0f}", f"{len(frame) / gx_s:,.0f}",
@@ -154,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                     sdf = spark_gate.read_with_row_ids(storage.spark_uri(f"bench/sf{factor}-{label.replace(' ', '')}"))
                     spark_checks = suites.flights(day, carriers, [], "spark")
                     spark_checks = month_checks(spark_checks) if label == "1 month" else spark_checks
-                    sp_s, (sp_out, _, _) = timed(lambda: validator.run("bench", sdf, spark_checks, "spark", "bench"), args.runs)
+                    sp_s, (sp_out, _, _) = _env.timed(lambda: validator.run("bench", sdf, spark_checks, "spark", "bench"), args.runs)
                     if gx_counts(sp_out) != hand:
                         mismatches.append(f"SF{factor} {label} spark")
                     row += [f"{len(frame) / sp_s:,.0f}", f"{hand_s / sp_s:.2f}x"]

@@ -61,3 +61,25 @@ def test_a_retrain_on_the_same_window_is_refused_and_skips_promotion(dagbag, tra
     states = {ti.task_id: ti.state for ti in again.get_task_instances()}
     assert states["train"] == "success" and states["promote"] == "skipped", states
     assert ledger.history(MODEL)[-1]["action"] == "refused"
+
+
+def test_real_days_are_scored_and_monitored_through_airflow(dagbag, trained):
+    from contrail import scoring, storage
+    from contrail.monitoring import monitor
+
+    days = {"start": "2013-05-19", "end": "2013-05-21"}
+    scored = dagbag.get_dag("contrail_inference").test(run_conf=days)
+    assert scored.state == "success"
+    champion = promotion.alias_version(tracking.client(), MODEL, "champion")
+    for day in ("2013-05-19", "2013-05-20", "2013-05-21"):
+        rows = storage.parquet_rows(storage.location(f"predictions/dt={day}"))
+        assert rows == storage.parquet_rows(storage.location(f"features/dt={day}")) > 700
+        assert scoring.read_manifest(day)["model_version"] == champion
+    monitored = dagbag.get_dag("contrail_monitoring").test(run_conf=days)
+    assert monitored.state == "success"
+    figures = monitor.read_figures("2013-05-21")
+    print(f"\nmonitoring 2013-05-21 (real data, v{champion}): max PSI {figures['max_psi']:.3f} ({figures['max_psi_feature']}), "
+          f"prediction PSI {figures['prediction_psi']:.3f}, ROC AUC {figures['performance']['roc_auc']:.4f}, "
+          f"retrain: {figures['retrain_reasons'] or 'no'}")
+    assert figures["version"] == champion and figures["performance"]["rows"] > 700
+    assert storage.location("reports/drift/dt=2013-05-21/report.html").exists()

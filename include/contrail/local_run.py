@@ -2,7 +2,8 @@
 
 Starts the Spark Connect server and Airflow's api-server, scheduler, dag-processor and triggerer
 (LocalExecutor, SQLite), backfills contrail_ingest over the range, lets the data-aware
-contrail_features DAG follow, waits for every run, prints the outputs, and stops what it started.
+contrail_features DAG follow, then training, inference and monitoring (each data-aware), waits for
+every run, prints the outputs and the model, and stops what it started.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from pathlib import Path
 from contrail import localenv
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
-DAG_IDS = ("contrail_ingest", "contrail_features")
+DAG_IDS = ("contrail_ingest", "contrail_features", "contrail_training", "contrail_inference", "contrail_monitoring")
+# Which assets each data-aware DAG consumes: the pipeline has settled when each has run since its latest event.
+CONSUMERS = {"contrail_training": ("features", "retrain_request"), "contrail_inference": ("features", "model_champion"),
+             "contrail_monitoring": ("predictions",)}
 
 
 class Deployment:
@@ -139,19 +143,62 @@ def features_done(days: list[str], since: str) -> bool:
             return False
         return raw["status"] == "failed" or (ledger.read_verdict("features", day) or {}).get("validated_at", "") >= since
 
-    return all(settled(d) for d in days) and runs_in_flight() == 0
+    return all(settled(d) for d in days) and all(caught_up(d, a) for d, a in CONSUMERS.items()) and runs_in_flight() == 0
+
+
+def caught_up(dag_id: str, assets: tuple[str, ...]) -> bool:
+    """`dag_id` has a run queued after the latest event of any of `assets` (or there is no such event)."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        published = session.scalar(select(func.max(AssetEvent.timestamp)).join(
+            AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.name.in_(assets)))
+        queued = session.scalar(select(func.max(DagRun.queued_at)).where(DagRun.dag_id == dag_id))
+    return published is None or (queued is not None and queued >= published)
+
+
+def model_summary() -> str:
+    """The champion of the delay model and the latest decision, from MLflow and the promotion ledger."""
+    from contrail.registry import ledger, promotion, tracking
+
+    client = tracking.client()
+    champion = promotion.alias_version(client, "flights_delay", "champion")
+    history = ledger.history("flights_delay")
+    if champion is None and not history:
+        return "Model:     none trained yet (training waits for 7 days of features that passed quality)"
+    lines = []
+    if champion is not None:
+        tags = client.get_model_version("flights_delay", champion).tags
+        lines.append(f"Model:     flights_delay v{champion} is champion: holdout ROC AUC "
+                     f"{float(tags['contrail.holdout_roc_auc']):.4f} on {tags['contrail.holdout_days']}, "
+                     f"trained on {tags['contrail.window']}")
+    if history:
+        last = history[-1]
+        lines.append(f"           last decision: v{last['version']} {last['action']}: {'; '.join(last['reasons'])}")
+    lines.append(f"MLflow:    {tracking.tracking_uri()} (browse: .venv/bin/mlflow ui --backend-store-uri <that URI>)")
+    return "\n".join(lines)
 
 
 def summary(days: list[str], lake: Path) -> str:
+    from contrail import scoring
     from contrail.features import published_counts
+    from contrail.monitoring.monitor import read_figures
     from contrail.quality import ledger
 
-    lines = [f"{'day':<12}{'quality':>9}{'landed':>8}{'quarantined':>12}{'features':>10}{'cancelled':>10}{'diverted':>10}"]
+    lines = [f"{'day':<12}{'quality':>9}{'landed':>8}{'quarantined':>12}{'features':>10}{'cancelled':>10}{'diverted':>10}"
+             f"{'scored by':>11}{'max PSI':>9}"]
     for day in days:
         verdict = ledger.read_verdict("flights", day) or {"status": "-", "rows_in": 0, "rows_quarantined": 0}
         c = published_counts([day])[day] if (lake / "features_counts" / f"dt={day}").exists() else {}
+        scored, drift = scoring.read_manifest(day), read_figures(day)
+        version = f"v{scored['model_version']}" if scored else "-"
+        psi = f"{drift['max_psi']:.2f}" if drift else "-"
         lines.append(f"{day:<12}{verdict['status']:>9}{verdict['rows_in']:>8}{verdict['rows_quarantined']:>12}"
-                     f"{c.get('features', '-'):>10}{c.get('cancelled', '-'):>10}{c.get('diverted', '-'):>10}")
+                     f"{c.get('features', '-'):>10}{c.get('cancelled', '-'):>10}{c.get('diverted', '-'):>10}"
+                     f"{version:>11}{psi:>9}")
     return "\n".join(lines)
 
 
@@ -213,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         deployment.cli("backfill", "create", "--dag-id", "contrail_ingest", "--from-date", args.start,
                        "--to-date", args.end, "--reprocess-behavior", "completed", "--max-active-runs", "4")
         time.sleep(5)
-        wait_for("the ingest and feature runs", lambda: features_done(iso_days, since), deployment, args.timeout)
+        wait_for("the ingest, feature, training, inference and monitoring runs", lambda: features_done(iso_days, since), deployment, args.timeout)
         states = run_states()
     finally:
         deployment.stop()
@@ -224,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
           f"           validated rows   {lake}/validated/<table>/dt=YYYY-MM-DD/ (quarantined: {lake}/quarantine/)\n"
           f"           features         {lake}/features/dt=YYYY-MM-DD/\n"
           f"Quality:   {lake}/reports/quality/docs/index.html (verdicts in {lake}/quality/)\n"
+          f"           predictions      {lake}/predictions/dt=YYYY-MM-DD/ (drift reports: {lake}/reports/drift/)\n"
+          f"{model_summary()}\n"
           f"Logs:      {env['AIRFLOW_HOME']}/logs and {deployment.logs}\n"
           f"Airflow UI: run `make ui`, then open http://127.0.0.1:{env['AIRFLOW__API__PORT']} (`make stop` stops Spark)")
     if failed:
