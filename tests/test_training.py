@@ -99,6 +99,20 @@ def test_the_model_reads_the_columns_the_spark_job_writes():
     assert set(model.FEATURES) == set(build_features.FEATURE_COLUMNS)
 
 
+def test_a_scheduled_window_never_bridges_a_gap_longer_than_itself(monkeypatch):
+    january = [f"2014-01-{d:02d}" for d in range(1, 8)]  # a year no other test writes verdicts for
+    november = [f"2014-11-{d:02d}" for d in range(24, 31)]
+    for day in january + november:
+        quality_ledger.write_verdict({"table": "features", "dt": day, "status": "passed", "critical": []})
+    monkeypatch.setattr(window, "built_days", lambda: january + november[-1:])
+    assert window.latest(28, min_days=7) == (january, {})  # the lone November day is too few: January's window
+    monkeypatch.setattr(window, "built_days", lambda: january + november)
+    assert window.latest(28, min_days=7) == (november, {})  # now November holds enough, and only November
+    assert window.latest(28, min_days=8)[0] == november  # no window holds 8: the latest, and split says why
+    with pytest.raises(window.WindowTooSmall, match="holds 7 usable day"):
+        window.split(window.latest(28, min_days=8)[0], min_days=8)
+
+
 def test_a_scheduled_window_leaves_out_failed_days_and_waits_for_new_ones(caplog, monkeypatch):
     monkeypatch.setattr(window, "built_days", lambda: [f"2013-08-{d:02d}" for d in range(1, 11)])
     synthetic.write_days("2013-08-01", 10)

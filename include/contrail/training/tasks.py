@@ -27,15 +27,17 @@ def last_trained_day(model_name: str) -> str | None:
 
 def resolve_window(params: dict, model_name: str) -> dict:
     """Manual runs: the params' window, which must be usable as a whole (else a clear error).
-    Scheduled runs: the latest usable days, skipping while the window is too small or too little is new."""
+    Scheduled runs: the latest window with enough usable days (window.latest), skipping while there is
+    none or too little of it is newer than the last model's window."""
     if params.get("start") or params.get("end"):
         days = window.explicit(params.get("start") or params["end"], params.get("end"))
         return window.split(days, min_days=int(params.get("min_days") or window.MIN_DAYS)).as_dict()
-    days, refused = window.latest(int(params.get("window_days") or window.WINDOW_DAYS))
+    min_days = int(params.get("min_days") or window.MIN_DAYS)
+    days, refused = window.latest(int(params.get("window_days") or window.WINDOW_DAYS), min_days=min_days)
     for day, why in refused.items():
         log.warning("left out of the window: %s", why)
     try:
-        split = window.split(days, min_days=int(params.get("min_days") or window.MIN_DAYS))
+        split = window.split(days, min_days=min_days)
     except window.WindowTooSmall as exc:
         raise Skip(str(exc)) from exc
     last = last_trained_day(model_name)
