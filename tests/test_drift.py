@@ -41,6 +41,13 @@ def test_a_shifted_mean_drifts_and_is_significant():
     assert summary["drifted"] == ["x"] and summary["max_psi_feature"] == "x" and "x" in summary["significant"]
 
 
+def test_columns_not_judged_stay_in_the_result_but_never_count():
+    result = drift.compare(profile_of(frame(1)), frame(2, mean=1.0))
+    summary = drift.summarise(result, ignore=("x",))
+    assert summary["drifted"] == [] and summary["max_psi_feature"] == "carrier" and summary["n_features"] == 1
+    assert summary["not_judged"] == ["x"] and result["x"]["psi"] > 0.2
+
+
 def test_a_new_category_drifts_and_is_named():
     current = frame(2, carriers=("UA", "AA", "DL", "ZZ"), p=(0.35, 0.21, 0.14, 0.30))
     result = drift.compare(profile_of(frame(1)), current)["carrier"]
@@ -77,11 +84,12 @@ def test_the_report_holds_the_table_plots_and_escapes_text(tmp_path):
     current = frame(2, mean=1.0, carriers=("UA", "<script>"), p=(0.5, 0.5))
     result = drift.compare(ref, current)
     path = report.write_html(tmp_path / "r" / "report.html", day="2013-07-01", model="<script>m", version="3", drift=result,
-                             summary=drift.summarise(result), profile=ref,
+                             summary=drift.summarise(result, ignore=("carrier",)), profile=ref,
                              performance=[{"dt": "2013-06-30", "roc_auc": 0.7, "log_loss": 0.5},
                                           {"dt": "2013-07-01", "roc_auc": 0.6, "log_loss": 0.6}],
                              decay={"reference_roc_auc": 0.72, "roc_auc": 0.6, "decay": 0.12}, reasons=["x drifted"])
     text = path.read_text()
     assert "<td>x</td>" in text and "<td>carrier</td>" in text and "data:image/png;base64," in text
     assert "&lt;script&gt;m" in text and "<script>" not in text
+    assert "<td>not judged</td>" in text and "(not judged, one value per day: carrier)" in text
     assert "Retraining requested:</b> x drifted" in text and "(decay +0.1200)" in text

@@ -40,7 +40,7 @@ def test_an_unshifted_day_is_monitored_and_asks_for_nothing(dagbag, scored):
     dag_run, states = run_monitoring(dagbag, "2013-10-11", "2013-10-11")
     assert states == {"resolve_days": "success", "monitor": "success", "request_retraining": "skipped"}
     figures = monitor.read_figures("2013-10-11")
-    assert figures["version"] == scored["version"] and figures["retrain_reasons"] == []
+    assert figures["version"] == scored["version"] and figures["retrain_reasons"] == [] and figures["drift_days"] == ["2013-10-11"]
     assert figures["prediction_psi"] < 0.1 and figures["decay"]["decay"] < 0.05
     report = storage.location("reports/drift/dt=2013-10-11/report.html").read_text()
     assert "Drift report 2013-10-11" in report and "No threshold crossed" in report
@@ -68,6 +68,7 @@ def test_a_shifted_day_asks_for_retraining_once_within_the_cooldown(dagbag, scor
     shifted = monitor.read_figures("2013-10-13")
     assert shifted["retrain_reasons"] and "prediction distribution drifted" in " ".join(shifted["retrain_reasons"])
     assert "temp" in shifted["drifted"] and "hour" in shifted["drifted"]
+    assert shifted["drift_days"] == ["2013-10-11", "2013-10-12", "2013-10-13"]  # the trailing days the same model scored
     with create_session() as session:
         asset_id = session.scalar(select(AssetModel.id).where(AssetModel.name == "retrain_request"))
         event = session.scalars(select(AssetEvent).where(AssetEvent.asset_id == asset_id)).all()[-1]

@@ -125,12 +125,19 @@ def compare(profile: dict, frame) -> dict[str, dict]:
             for column, spec in profile["columns"].items()}
 
 
-def summarise(result: dict, psi_threshold: float = 0.2, p_threshold: float = 0.01) -> dict:
-    """The largest PSI, the columns at or above `psi_threshold` and those with a significant test."""
-    if not result:
-        return {"max_psi": 0.0, "max_psi_feature": None, "drifted": [], "significant": [], "n_features": 0}
-    worst = max(result, key=lambda c: result[c]["psi"])
-    return {"max_psi": result[worst]["psi"], "max_psi_feature": worst,
-            "drifted": sorted(c for c, r in result.items() if r["psi"] >= psi_threshold),
-            "significant": sorted(c for c, r in result.items() if r["p_value"] < p_threshold),
-            "n_features": len(result)}
+def summarise(result: dict, psi_threshold: float = 0.2, p_threshold: float = 0.01, ignore=()) -> dict:
+    """The largest PSI, the columns at or above `psi_threshold` and those with a significant test.
+
+    Columns in `ignore` stay in the result (and the report) but are not judged: a day's calendar
+    columns (weekday, month, day of year) hold one value, so against a reference of many days they
+    always "drift"; the seasonal shift they stand for shows in the weather and in the predictions.
+    """
+    judged = {c: r for c, r in result.items() if c not in set(ignore)}
+    if not judged:
+        return {"max_psi": 0.0, "max_psi_feature": None, "drifted": [], "significant": [], "n_features": 0,
+                "not_judged": sorted(set(result) - set(judged))}
+    worst = max(judged, key=lambda c: judged[c]["psi"])
+    return {"max_psi": judged[worst]["psi"], "max_psi_feature": worst,
+            "drifted": sorted(c for c, r in judged.items() if r["psi"] >= psi_threshold),
+            "significant": sorted(c for c, r in judged.items() if r["p_value"] < p_threshold),
+            "n_features": len(judged), "not_judged": sorted(set(result) - set(judged))}

@@ -5,10 +5,13 @@ Thresholds (environment, defaults in brackets): CONTRAIL_DRIFT_PSI [0.2] marks a
 CONTRAIL_DRIFT_SHARE [0.5] of the features drifted, or CONTRAIL_PREDICTION_PSI [0.2] on the
 prediction, or CONTRAIL_DECAY_ROC_AUC [0.05] lost against the holdout ROC AUC asks for retraining.
 CONTRAIL_RETRAIN_COOLDOWN_DAYS [7]: at most one retraining request per that many data days.
+CONTRAIL_DRIFT_WINDOW_DAYS [7]: drift of a day is measured on the trailing days (this many, ending at
+it) scored by the same model; realised performance on the day alone.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -18,6 +21,7 @@ from pathlib import Path
 from contrail import datasets, scoring, storage
 from contrail.dates import parse_day
 from contrail.quality import ledger
+from contrail.training.model import PER_DAY
 
 log = logging.getLogger(__name__)
 EXPERIMENT = "contrail-monitoring"
@@ -27,7 +31,8 @@ def thresholds() -> dict[str, float]:
     env = os.environ.get
     return {"psi": float(env("CONTRAIL_DRIFT_PSI", "0.2")), "drift_share": float(env("CONTRAIL_DRIFT_SHARE", "0.5")),
             "prediction_psi": float(env("CONTRAIL_PREDICTION_PSI", "0.2")),
-            "decay": float(env("CONTRAIL_DECAY_ROC_AUC", "0.05")), "cooldown_days": int(env("CONTRAIL_RETRAIN_COOLDOWN_DAYS", "7"))}
+            "decay": float(env("CONTRAIL_DECAY_ROC_AUC", "0.05")), "cooldown_days": int(env("CONTRAIL_RETRAIN_COOLDOWN_DAYS", "7")),
+            "window_days": int(env("CONTRAIL_DRIFT_WINDOW_DAYS", "7"))}
 
 
 def figures_path(day: str):
@@ -79,6 +84,8 @@ def reasons_to_retrain(summary: dict, prediction: dict, perf: dict | None, ref: 
 
 def monitor_day(day: str, limits: dict | None = None) -> dict:
     """Drift, performance, report and MLflow figures of one scored day; returns its figures."""
+    import pandas as pd
+
     from contrail.monitoring import drift
 
     limits = limits or thresholds()
@@ -86,17 +93,21 @@ def monitor_day(day: str, limits: dict | None = None) -> dict:
     if manifest is None:
         raise FileNotFoundError(f"{day} has no scoring manifest (scoring/dt={day}/model.json): score it first")
     model_name, version = manifest["model_name"], manifest["model_version"]
-    frame = storage.read_parquet(storage.location(datasets.PREDICTIONS.partition(parse_day(day))))
-    frame = frame.rename(columns={"probability": "prediction"})
+    days = trailing_days(day, manifest, limits["window_days"])
+    frames = {d: storage.read_parquet(storage.location(datasets.PREDICTIONS.partition(parse_day(d)))) for d in days}
+    frame = frames[day].rename(columns={"probability": "prediction"})
+    current = pd.concat(frames.values(), ignore_index=True).rename(columns={"probability": "prediction"})
     profile, ref = reference(model_name, version)
-    result = drift.compare(profile, frame)
+    result = drift.compare(profile, current)
     prediction = result.pop("prediction")
-    summary = drift.summarise(result, psi_threshold=limits["psi"])
+    summary = drift.summarise(result, psi_threshold=limits["psi"], ignore=PER_DAY)
+    summary["current"] = f"{len(days)} scored day(s) {days[0]}..{days[-1]}, {len(current)} rows"
     perf = performance(frame)
     reasons = reasons_to_retrain(summary, prediction, perf, ref, limits)
     decay = None if perf is None else {"reference_roc_auc": ref["roc_auc"], "roc_auc": perf["roc_auc"],
                                        "decay": ref["roc_auc"] - perf["roc_auc"]}
-    figures = {"dt": day, "model": model_name, "version": version, "rows": len(frame), "max_psi": summary["max_psi"],
+    figures = {"dt": day, "model": model_name, "version": version, "rows": len(frame), "drift_days": days,
+               "drift_rows": len(current), "max_psi": summary["max_psi"],
                "max_psi_feature": summary["max_psi_feature"], "drifted": summary["drifted"],
                "prediction_psi": prediction["psi"], "performance": perf, "decay": decay, "retrain_reasons": reasons,
                "usable": not ledger.usable_days("features", [day])[1]}
@@ -113,6 +124,19 @@ def monitor_day(day: str, limits: dict | None = None) -> dict:
              f"{perf['roc_auc']:.4f}" if perf else "n/a", f" | RETRAIN: {'; '.join(reasons)}" if reasons else "",
              figures["report"])
     return figures
+
+
+def trailing_days(day: str, manifest: dict, window_days: int) -> list[str]:
+    """The scored days of the `window_days` ending at `day` that the same model version scored, oldest first.
+
+    Drift is measured on these together: one day holds one day's weather and calendar, so against a
+    reference of weeks it looks drifted every day; a trailing week shows whether the data moved.
+    """
+    first = parse_day(day) - dt.timedelta(days=window_days - 1)
+    candidates = [f"{first + dt.timedelta(days=i):%Y-%m-%d}" for i in range(window_days - 1)]
+    scorer = (manifest["model_name"], manifest["model_version"])
+    manifests = {d: scoring.read_manifest(d) or {} for d in candidates}
+    return [*(d for d, m in manifests.items() if (m.get("model_name"), m.get("model_version")) == scorer), day]
 
 
 def read_figures(day: str) -> dict | None:

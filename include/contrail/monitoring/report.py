@@ -46,6 +46,11 @@ def _performance_plot(performance: list[dict], decay: dict | None) -> str:
     return _png(fig)
 
 
+def _not_judged(summary: dict) -> str:
+    skipped = summary.get("not_judged") or []
+    return f" (not judged, one value per day: {html.escape(', '.join(skipped))})" if skipped else ""
+
+
 def write_html(path: Path, *, day: str, model: str, version: str, drift: dict, summary: dict, profile: dict,
                performance: list[dict] | None = None, decay: dict | None = None, reasons: list[str] | None = None,
                psi_threshold: float = 0.2) -> Path:
@@ -55,10 +60,15 @@ def write_html(path: Path, *, day: str, model: str, version: str, drift: dict, s
     matplotlib.use("Agg")
     e = html.escape
     ranked = sorted(drift.items(), key=lambda kv: -kv[1]["psi"])
+    skipped = set(summary.get("not_judged") or [])
+
+    def mark(name: str, r: dict) -> str:
+        return "not judged" if name in skipped else "drifted" if r["psi"] >= psi_threshold else ""
+
     rows = "".join(
-        f"<tr class='{'drift' if r['psi'] >= psi_threshold else ''}'><td>{e(name)}</td><td>{e(r['kind'])}</td>"
+        f"<tr class='{'drift' if mark(name, r) == 'drifted' else ''}'><td>{e(name)}</td><td>{e(r['kind'])}</td>"
         f"<td>{r['psi']:.4f}</td><td>{e(r['test'])}</td><td>{r['statistic']:.4g}</td><td>{r['p_value']:.3g}</td>"
-        f"<td>{'drifted' if r['psi'] >= psi_threshold else ''}</td></tr>" for name, r in ranked)
+        f"<td>{mark(name, r)}</td></tr>" for name, r in ranked)
     verdict = ("<p class='drift'><b>Retraining requested:</b> " + "; ".join(e(r) for r in reasons) + "</p>") if reasons \
         else "<p>No threshold crossed: no retraining requested.</p>"
     perf = ""
@@ -72,9 +82,9 @@ def write_html(path: Path, *, day: str, model: str, version: str, drift: dict, s
 <style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px}}
 .drift{{background:#fde2e1}} img{{margin:4px}}</style></head><body>
 <h1>Drift report {e(day)}</h1>
-<p>Model <b>{e(model)}</b> version <b>{e(str(version))}</b>; reference: its training window ({profile.get('rows', '?')} rows).
+<p>Model <b>{e(model)}</b> version <b>{e(str(version))}</b>; reference: its training window ({profile.get('rows', '?')} rows); current: {e(summary.get('current', 'this day'))}.
 Largest PSI {summary['max_psi']:.3f} ({e(str(summary['max_psi_feature']))}); {len(summary['drifted'])} of
-{summary['n_features']} columns at or above {psi_threshold}.</p>
+{summary['n_features']} columns at or above {psi_threshold}{_not_judged(summary)}.</p>
 {verdict}
 <h2>PSI by column</h2><table><tr><th>column</th><th>kind</th><th>PSI</th><th>test</th><th>statistic</th><th>p-value</th><th></th></tr>
 {rows}</table>

@@ -21,6 +21,8 @@ NUMERIC = (
     "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib",
 )
 FEATURES = (*CATEGORICAL, *NUMERIC)
+# Inputs that hold one value for a whole day (drift monitoring reports them but does not judge them).
+PER_DAY = ("weekday", "month", "day_of_year")
 LABEL = "label"
 MODEL_NAME = "flights_delay"
 PIP_REQUIREMENTS = ("lightgbm==4.7.0", "scikit-learn==1.9.1", "pandas==2.3.3", "numpy")
