@@ -2,8 +2,8 @@
 # pipeline; `make test` runs the tests. Everything lives in .venv/, .contrail/ and data/.
 SHELL := /bin/bash
 PY    := .venv/bin/python
-START ?= 2013-01-01
-END   ?= 2013-01-07
+START ?= 2013-05-01
+END   ?= 2013-05-14
 
 .PHONY: install run test ui stop bench clean
 
