@@ -28,12 +28,25 @@ def check_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def root(prof: Profile | None = None):
-    """The data-lake root of a profile as an ObjectStoragePath."""
+def path(url: str, conn_id: str | None):
+    """An ObjectStoragePath for `url` through connection `conn_id`.
+
+    Azure URLs name the account as `container@account.dfs.core.windows.net`, the form Spark needs;
+    ObjectStoragePath would read that `container@` as a connection id, so it gets `abfs://container/…`
+    and the account comes from the connection.
+    """
     from airflow.sdk import ObjectStoragePath
 
+    parsed = urlparse(url)
+    if parsed.scheme in ("abfs", "abfss", "az") and "@" in parsed.netloc:
+        url = f"{parsed.scheme}://{parsed.netloc.split('@', 1)[0]}{parsed.path}"
+    return ObjectStoragePath(url, conn_id=conn_id)
+
+
+def root(prof: Profile | None = None):
+    """The data-lake root of a profile as an ObjectStoragePath."""
     prof = prof or active_profile()
-    return ObjectStoragePath(check_url(prof.data_root), conn_id=prof.storage_conn_id)
+    return path(check_url(prof.data_root), prof.storage_conn_id)
 
 
 def location(relative: str, prof: Profile | None = None):

@@ -11,10 +11,10 @@ class LandingSource(FlightsSource):
     """Reads `<url>/<table>/dt=YYYY-MM-DD/*` for daily tables and `<url>/<table>/*` for dimensions."""
 
     def __init__(self, url: str, conn_id: str | None = None):
-        from airflow.sdk import ObjectStoragePath
+        from contrail import storage
 
         self.url = url.rstrip("/")
-        self.root = ObjectStoragePath(self.url, conn_id=conn_id)
+        self.root = storage.path(self.url, conn_id)
 
     def _read_folder(self, relative: str, table: str):
         import pandas as pd
