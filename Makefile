@@ -19,7 +19,12 @@ install: .venv/.installed
 run: install
 	$(PY) -m contrail.local_run --start $(START) --end $(END)
 
-test: install
+# Test-only emulators from npm (Azurite: the Azure Blob protocol), pinned by package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
+test: install node_modules/.installed
 	$(PY) -m pytest
 
 ui: install

@@ -62,3 +62,39 @@ def dagbag(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    import emulators
+
+    with emulators.moto_s3() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    import emulators
+
+    with emulators.azurite_blob() as connection_string:
+        yield connection_string
+
+
+@pytest.fixture
+def s3_lake(s3_endpoint, monkeypatch):
+    import json
+    import time
+
+    import boto3
+
+    bucket = f"lake-{time.monotonic_ns()}"
+    client = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="testing",
+                          aws_secret_access_key="testing", region_name="us-east-1")
+    client.create_bucket(Bucket=bucket)
+    conn = {"conn_type": "aws", "login": "testing", "password": "testing",
+            "extra": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}}
+    monkeypatch.setenv("AIRFLOW_CONN_LAKE_S3", json.dumps(conn))
+    monkeypatch.setenv("CONTRAIL_PROFILE", "aws")
+    monkeypatch.setenv("CONTRAIL_AWS_CONN_ID", "lake_s3")
+    monkeypatch.setenv("CONTRAIL_DATA_ROOT", f"s3://{bucket}/contrail")
+    return client, bucket

@@ -42,27 +42,38 @@ async def next_event(trigger, timeout: float):
         await run.aclose()
 
 
+def deferred_trigger(sensor):
+    """Execute the sensor as a worker would: it pokes once, finds nothing and defers; its trigger, polling fast."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(context={})
+    trigger = deferred.value.trigger
+    trigger.poke_interval = 0.2
+    return trigger
+
+
+def assert_no_event(trigger, seconds: float) -> None:
+    with pytest.raises(asyncio.TimeoutError):
+        asyncio.run(next_event(trigger, seconds))
+
+
 def test_the_sensor_defers_and_its_trigger_fires_on_a_new_marker_and_not_before(dagbag):
     from airflow.providers.standard.sensors.filesystem import FileSensor
-    from airflow.sdk.exceptions import TaskDeferred
 
     sensor = dagbag.get_dag("contrail_landing").get_task("wait_for_drop")
     assert isinstance(sensor, FileSensor) and sensor.deferrable  # waits in the triggerer, not a worker slot
     (landing() / "_ready").mkdir(parents=True, exist_ok=True)
     for stale in (landing() / "_ready").glob("*.json"):
         stale.unlink()
-    with pytest.raises(TaskDeferred) as deferred:
-        sensor.execute(context={})
-    trigger = deferred.value.trigger
-    trigger.poke_interval = 0.2
-    with pytest.raises(asyncio.TimeoutError):
-        asyncio.run(next_event(trigger, 2.0))  # nothing dropped yet: no event
+    trigger = deferred_trigger(sensor)
+    assert_no_event(trigger, 2.0)  # nothing dropped yet: no event
     (landing() / "_ready" / "not-a-marker.txt").write_text("x")
-    with pytest.raises(asyncio.TimeoutError):
-        asyncio.run(next_event(trigger, 1.0))  # only *.json markers count
+    assert_no_event(trigger, 1.0)  # only *.json markers count
     (landing() / "_ready" / f"{DAY}.json").write_text("{}")
     assert asyncio.run(next_event(trigger, 5.0)).payload is True
     (landing() / "_ready" / f"{DAY}.json").unlink()
+    (landing() / "_ready" / "not-a-marker.txt").unlink()
 
 
 def test_a_ready_drop_lands_once_and_its_marker_moves_to_done():
@@ -81,15 +92,20 @@ def test_a_drop_without_its_marker_is_not_landed_yet():
     assert not storage.location("raw/flights/dt=2013-10-16").exists()
 
 
-def test_a_badly_named_marker_is_a_clear_error_and_lands_nothing():
-    (landing() / "_ready").mkdir(parents=True, exist_ok=True)
-    bad = landing() / "_ready" / "2014-01-01.json"
-    bad.write_text("{}")
-    try:
-        with pytest.raises(ValueError, match="bad landing marker .*2014-01-01.json: name it YYYY-MM-DD.json for a 2013 day"):
-            drops.land_ready()
-    finally:
-        bad.unlink()
+def test_bad_markers_are_named_and_set_aside_after_the_good_drops_land():
+    rows = drop("2013-10-18")
+    ready = landing() / "_ready"
+    (ready / "2014-01-01.json").write_text("{}")
+    (ready / "notes.txt").write_text("not a marker")
+    with pytest.raises(drops.BadMarkers, match="2 object.*2014-01-01.json: name it YYYY-MM-DD.json for a 2013 day"
+                       ".*notes.txt.*not a .json marker.*landed first: 2013-10-18"):
+        drops.land_ready()
+    assert storage.parquet_rows(storage.location("raw/flights/dt=2013-10-18")) == rows["flights"]
+    assert sorted(p.name for p in ready.iterdir()) == []  # the watcher has nothing left to fire on
+    rejected = landing() / "_rejected"
+    assert (rejected / "notes.txt").read_text() == "not a marker"  # nothing lost
+    assert "2013 day" in (rejected / "2014-01-01.json.why.txt").read_text()
+    assert drops.land_ready() == []
 
 
 def test_a_drop_is_landed_then_built_then_retrained_on(dagbag):

@@ -1,54 +1,11 @@
 """The storage layer against a real S3 protocol server (moto), through an Airflow connection."""
 
 import datetime as dt
-import json
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from contrail import datasets, ingest, storage
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    port = free_port()
-    server = Path(sys.executable).parent / "moto_server"
-    proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-        assert proc.poll() is None and time.monotonic() < deadline, "moto server did not start"
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
-
-
-@pytest.fixture
-def s3_lake(s3_endpoint, monkeypatch):
-    import boto3
-
-    bucket = f"lake-{time.monotonic_ns()}"
-    client = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="testing",
-                          aws_secret_access_key="testing", region_name="us-east-1")
-    client.create_bucket(Bucket=bucket)
-    conn = {"conn_type": "aws", "login": "testing", "password": "testing",
-            "extra": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}}
-    monkeypatch.setenv("AIRFLOW_CONN_LAKE_S3", json.dumps(conn))
-    monkeypatch.setenv("CONTRAIL_PROFILE", "aws")
-    monkeypatch.setenv("CONTRAIL_AWS_CONN_ID", "lake_s3")
-    monkeypatch.setenv("CONTRAIL_DATA_ROOT", f"s3://{bucket}/contrail")
-    return client, bucket
 
 
 def keys(client, bucket):
