@@ -48,7 +48,7 @@ def contrail_features():
     * **When**: each time `contrail_ingest` lands flights. The run builds every day whose raw
       flights are newer than its features (the lake decides, so no landed day is missed, even when
       events pile up while a run is busy), in one Spark job over all those days. By hand: params
-      `start` / `end`, or `days` (a list; what `contrail_landing` sends): those days are re-gated
+      `start` / `end`, or `days` (a list): those days are re-gated
       and rebuilt whatever their state.
     * **Engine**: the profile's (`CONTRAIL_PROFILE`): locally a long-lived Spark Connect server.
     """
@@ -87,11 +87,14 @@ def contrail_features():
         return tasks.check_features(days)
 
     @task(outlets=[FEATURES])
-    def publish_features(days: list[str], *, outlet_events) -> dict:
+    def publish_features(days: list[str], *, outlet_events, triggering_asset_events=None) -> dict:
         from contrail.features import published_counts
+        from contrail.runs import event_extras
 
         counts = published_counts(days)
-        outlet_events[FEATURES].extra = {"days": days, "counts": counts}
+        # a labelled-data drop (contrail_landing) asks training to retrain on it: pass the mark on
+        retrain = any(e.get("retrain") for e in event_extras(triggering_asset_events, RAW_FLIGHTS))
+        outlet_events[FEATURES].extra = {"days": days, "counts": counts, **({"retrain": True} if retrain else {})}
         return counts
 
     @task(trigger_rule="all_done")

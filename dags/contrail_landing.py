@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import chain, dag, task
 
+from contrail import datasets
 from contrail.dag_defaults import DEFAULT_ARGS, START_DATE, TAGS
 from contrail.platforms.landing import drop_sensor
+
+RAW_FLIGHTS = datasets.asset(datasets.RAW_FLIGHTS)
+RAW_WEATHER = datasets.asset(datasets.RAW_WEATHER)
 
 
 @dag(
@@ -28,17 +31,18 @@ def contrail_landing():
        `GCSObjectsWithPrefixExistenceSensor`; Blob: `WasbPrefixSensor`) on `_ready/*.json`. It
        waits in the triggerer, holding no worker slot; after an hour without a drop it is skipped
        and the next run (`@continuous`) waits again.
-    2. **land_drops**: lands each ready day into `raw/` (atomically, like `contrail_ingest`) and
-       moves its marker to `_done/` with the landing facts.
-    3. **build_features**: runs `contrail_features` for exactly those days and waits (deferred).
-    4. **retrain**: starts `contrail_training`, which retrains on the latest window as soon as one
-       new usable day exists (its promotion gate still decides).
+    2. **land_drops**: lands each ready day into `raw/` (atomically, like `contrail_ingest`), moves
+       its marker to `_done/` with the landing facts, and emits `raw/flights` and `raw/weather`
+       asset events marked `retrain`. Data-aware scheduling does the rest, without this DAG waiting:
+       `contrail_features` builds the landed days and passes the mark on its `features` event, and
+       `contrail_training` then retrains as soon as one new usable day exists (its promotion gate
+       still decides). The watcher is free for the next drop at once.
 
     Paused at creation like every DAG: unpause it to start watching.
     """
 
-    @task
-    def land_drops() -> list[str]:
+    @task(outlets=[RAW_FLIGHTS, RAW_WEATHER])
+    def land_drops(*, outlet_events) -> list[str]:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from contrail import drops
@@ -48,14 +52,12 @@ def contrail_landing():
             raise AirflowSkipException("the marker went away before landing (landed by an earlier run)")
         for drop in landed:
             print(f"landed drop {drop['dt']}: {drop['tables']}")
-        return [d["dt"] for d in landed]
+        days = [d["dt"] for d in landed]
+        for asset in (RAW_FLIGHTS, RAW_WEATHER):
+            outlet_events[asset].extra = {"days": days, "source": "landing", "retrain": True}
+        return days
 
-    days = land_drops()
-    features = TriggerDagRunOperator(task_id="build_features", trigger_dag_id="contrail_features",
-                                     conf={"days": days}, wait_for_completion=True, deferrable=True, poke_interval=15)
-    retrain = TriggerDagRunOperator(task_id="retrain", trigger_dag_id="contrail_training",
-                                    conf={"min_new_days": 1}, wait_for_completion=False)
-    chain(drop_sensor("wait_for_drop"), days, features, retrain)
+    chain(drop_sensor("wait_for_drop"), land_drops())
 
 
 contrail_landing()

@@ -37,10 +37,12 @@ def contrail_training():
     ### Train, track and promote the flight delay model
     1. **resolve_window**: the days to learn from. By hand: params `start`/`end`; every day must
        have features that passed quality, or the run fails naming the days. On new features
-       (asset `features`): the latest `window_days` usable days (days that failed quality are
-       left out and logged), skipped while fewer than `min_days` exist or fewer than
+       (asset `features`): the usable days of the latest `window_days`-calendar-day window holding
+       at least `min_days` of them (days that failed quality are left out and logged), skipped
+       while no window holds `min_days` or fewer than
        `min_new_days` are newer than the last model's window. On a drift request (asset
-       `retrain_request` from `contrail_monitoring`), one new day is enough. The days split by time:
+       `retrain_request` from `contrail_monitoring`) or on features of a labelled-data drop
+       (`contrail_landing`), one new day is enough. The days split by time:
        train / validation / holdout (the latest ~15 %).
     2. **train**: LightGBM in a scikit-learn pipeline, optionally tuned with Optuna (`tune`,
        `n_trials`, `timeout_minutes`). MLflow run: params, holdout metrics (ROC AUC, PR AUC, log
@@ -65,6 +67,9 @@ def contrail_training():
         requests = event_extras(triggering_asset_events, RETRAIN)
         for request in requests:
             print(f"retraining requested by monitoring of {request.get('dt')}: {'; '.join(request.get('reasons', []))}")
+        for drop in (e for e in event_extras(triggering_asset_events, FEATURES) if e.get("retrain")):
+            requests.append(drop)
+            print(f"retraining requested by a labelled-data drop: features of {', '.join(drop.get('days', []))}")
         try:
             return tasks.resolve_window({**params, "min_new_days": 1} if requests else params, tasks.model_name())
         except tasks.Skip as exc:

@@ -64,6 +64,39 @@ def dagbag(airflow_db):
     return DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
 
 
+@pytest.fixture
+def unpaused(dagbag):
+    """A context manager: the given DAGs unpaused (only unpaused DAGs get runs queued by asset events)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def unpause(*dag_ids: str):
+        from airflow.dag_processing.bundles.manager import DagBundlesManager
+        from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+        from airflow.models.dag import DagModel
+        from airflow.utils.session import create_session
+        from sqlalchemy import update
+
+        manager = DagBundlesManager()  # the DAGs (and their bundle) must be in the database first
+        manager.sync_bundles_to_db()
+        for bundle in manager.get_all_dag_bundles():
+            bundle.initialize()
+            sync_bag_to_db(BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name),
+                           bundle.name, bundle.version)
+
+        def set_paused(paused: bool) -> None:
+            with create_session() as session:
+                session.execute(update(DagModel).where(DagModel.dag_id.in_(dag_ids)).values(is_paused=paused))
+
+        set_paused(False)
+        try:
+            yield
+        finally:
+            set_paused(True)
+
+    return unpause
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint():
     import emulators

@@ -108,12 +108,50 @@ def test_bad_markers_are_named_and_set_aside_after_the_good_drops_land():
     assert drops.land_ready() == []
 
 
-def test_a_drop_is_landed_then_built_then_retrained_on(dagbag):
+def test_a_drop_landed_through_airflow_emits_raw_events_that_schedule_the_features(dagbag, unpaused):
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
     dag = dagbag.get_dag("contrail_landing")
-    order = [t.task_id for t in dag.topological_sort()]
-    assert order == ["wait_for_drop", "land_drops", "build_features", "retrain"]
-    build, retrain = dag.get_task("build_features"), dag.get_task("retrain")
-    assert build.trigger_dag_id == "contrail_features" and build.wait_for_completion and build.deferrable
-    assert retrain.trigger_dag_id == "contrail_training" and retrain.conf == {"min_new_days": 1}
-    features = dagbag.get_dag("contrail_features")
-    assert "days" in features.params and type(dag.timetable).__name__ == "ContinuousTimetable"
+    assert [t.task_id for t in dag.topological_sort()] == ["wait_for_drop", "land_drops"]
+    assert type(dag.timetable).__name__ == "ContinuousTimetable"
+    rows = drop("2013-10-20")
+    with unpaused("contrail_features"):
+        dag_run = dag.test()  # the marker is there: the sensor's first poke succeeds
+    assert {ti.task_id: ti.state for ti in dag_run.get_task_instances()} == {"wait_for_drop": "success", "land_drops": "success"}
+    assert storage.parquet_rows(storage.location("raw/flights/dt=2013-10-20")) == rows["flights"]
+    with create_session() as session:
+        events = session.execute(select(AssetModel.name, AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                                 .where(AssetEvent.source_run_id == dag_run.run_id)).all()
+        queued = session.scalars(select(AssetDagRunQueue.target_dag_id)).all()
+    assert {name for name, _ in events} == {"raw_flights", "raw_weather"}
+    assert all(extra == {"days": ["2013-10-20"], "source": "landing", "retrain": True} for _, extra in events)
+    assert "contrail_features" in queued  # features (then training, on the retrain mark) follow by data-aware scheduling
+
+
+def test_the_retrain_mark_travels_from_the_raw_event_through_features_to_training(dagbag, monkeypatch):
+    """The task bodies the scheduler runs, given the triggering events it would pass."""
+    from types import SimpleNamespace
+
+    from contrail import datasets
+    from contrail.training import tasks
+
+    raw, features = datasets.asset(datasets.RAW_FLIGHTS), datasets.asset(datasets.FEATURES)
+    publish = dagbag.get_dag("contrail_features").get_task("publish_features").python_callable
+    monkeypatch.setattr("contrail.features.published_counts", lambda days: {d: {"features": 1} for d in days})
+
+    def published(raw_extra: dict) -> dict:
+        outlet = {features: SimpleNamespace(extra=None)}
+        publish(["2013-10-20"], outlet_events=outlet, triggering_asset_events={raw: [SimpleNamespace(extra=raw_extra)]})
+        return outlet[features].extra
+
+    marked, nightly = published({"days": ["2013-10-20"], "retrain": True}), published({"rows": 900})
+    assert marked["retrain"] is True and "retrain" not in nightly and nightly["days"] == ["2013-10-20"]
+
+    seen = []
+    monkeypatch.setattr(tasks, "resolve_window", lambda params, name: seen.append(params["min_new_days"]) or {})
+    resolve = dagbag.get_dag("contrail_training").get_task("resolve_window").python_callable
+    for extra in (marked, nightly):
+        resolve(params={"min_new_days": 7}, triggering_asset_events={features: [SimpleNamespace(extra=extra)]})
+    assert seen == [1, 7]  # a drop retrains on one new day; ordinary features wait for seven

@@ -49,19 +49,13 @@ def test_an_unshifted_day_is_monitored_and_asks_for_nothing(dagbag, scored):
     assert runs and runs[0].data.tags["contrail.model_version"] == scored["version"] and "max_psi" in runs[0].data.metrics
 
 
-def test_a_shifted_day_asks_for_retraining_once_within_the_cooldown(dagbag, scored):
+def test_a_shifted_day_asks_for_retraining_once_within_the_cooldown(dagbag, scored, unpaused):
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
-    from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
-    from sqlalchemy import select, update
+    from sqlalchemy import select
 
-    with create_session() as session:  # only unpaused DAGs get queued runs; dag.test has synced every DAG already
-        session.execute(update(DagModel).where(DagModel.dag_id == "contrail_training").values(is_paused=False))
-    try:
+    with unpaused("contrail_training"):
         dag_run, states = run_monitoring(dagbag, "2013-10-12", "2013-10-14")
-    finally:
-        with create_session() as session:
-            session.execute(update(DagModel).where(DagModel.dag_id == "contrail_training").values(is_paused=True))
     assert states["request_retraining"] == "success", states
     requested = [r["dt"] for r in retrain.requests()]
     assert requested == ["2013-10-12"]  # 10-13 and 10-14 drifted too, within the 7-day cooldown

@@ -84,7 +84,7 @@ def test_the_features_event_carries_each_days_counts(pipeline):
         ).first()
         flights_events = session.scalars(
             select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.name == "raw_flights")
+            .where(AssetModel.name == "raw_flights", AssetEvent.source_dag_id == "contrail_ingest")
         ).all()
     assert extra["days"] == DAYS
     for day in DAYS:
