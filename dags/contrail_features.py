@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import Param, chain, dag, task
 
 from contrail import datasets, platforms
-from contrail.dag_defaults import DEFAULT_ARGS, START_DATE, TAGS
+from contrail.dag_defaults import dag_kwargs
 
 RAW_FLIGHTS = datasets.asset(datasets.RAW_FLIGHTS)
 FEATURES = datasets.asset(datasets.FEATURES)
@@ -14,11 +14,7 @@ FEATURES = datasets.asset(datasets.FEATURES)
 @dag(
     dag_id="contrail_features",
     schedule=[RAW_FLIGHTS],
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=[*TAGS, "spark", "features", "quality"],
+    **dag_kwargs("spark", "features", "quality"),
     params={
         "start": Param(None, type=["null", "string"], format="date", description="first day (YYYY-MM-DD) of a manual run"),
         "end": Param(None, type=["null", "string"], format="date", description="last day, inclusive (default: start)"),

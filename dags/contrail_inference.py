@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, task
 
 from contrail import datasets
-from contrail.dag_defaults import DEFAULT_ARGS, START_DATE, TAGS
+from contrail.dag_defaults import dag_kwargs
 
 FEATURES = datasets.asset(datasets.FEATURES)
 MODEL = datasets.asset(datasets.MODEL_CHAMPION)
@@ -15,11 +15,7 @@ PREDICTIONS = datasets.asset(datasets.PREDICTIONS)
 @dag(
     dag_id="contrail_inference",
     schedule=(FEATURES | MODEL),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=[*TAGS, "spark", "mlflow", "inference"],
+    **dag_kwargs("spark", "mlflow", "inference"),
     params={
         "start": Param(None, type=["null", "string"], format="date", description="first day to (re)score by hand"),
         "end": Param(None, type=["null", "string"], format="date", description="last day, inclusive (default: start)"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import chain, dag, task
 
 from contrail import datasets
-from contrail.dag_defaults import DEFAULT_ARGS, START_DATE, TAGS
+from contrail.dag_defaults import dag_kwargs
 
 RAW_FLIGHTS = datasets.asset(datasets.RAW_FLIGHTS)
 RAW_WEATHER = datasets.asset(datasets.RAW_WEATHER)
@@ -15,11 +15,7 @@ DIMENSIONS = [datasets.asset(d) for d in datasets.DIMENSIONS]
 @dag(
     dag_id="contrail_ingest",
     schedule="@daily",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=4,
-    default_args=DEFAULT_ARGS,
-    tags=[*TAGS, "ingest"],
+    **dag_kwargs("ingest", max_active_runs=4),
 )
 def contrail_ingest():
     """

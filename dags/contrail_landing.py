@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import chain, dag, task
 
 from contrail import datasets
-from contrail.dag_defaults import DEFAULT_ARGS, START_DATE, TAGS
+from contrail.dag_defaults import dag_kwargs
 from contrail.platforms.landing import drop_sensor
 
 RAW_FLIGHTS = datasets.asset(datasets.RAW_FLIGHTS)
@@ -15,11 +15,7 @@ RAW_WEATHER = datasets.asset(datasets.RAW_WEATHER)
 @dag(
     dag_id="contrail_landing",
     schedule="@continuous",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=[*TAGS, "sensor", "landing", "training"],
+    **dag_kwargs("sensor", "landing", "training"),
 )
 def contrail_landing():
     """

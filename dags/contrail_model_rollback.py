@@ -6,17 +6,13 @@ from airflow.sdk import Param, dag
 from contrail_plugins.operators import ModelRollbackOperator
 
 from contrail import datasets
-from contrail.dag_defaults import DEFAULT_ARGS, START_DATE, TAGS
+from contrail.dag_defaults import dag_kwargs
 
 
 @dag(
     dag_id="contrail_model_rollback",
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=[*TAGS, "mlflow", "rollback"],
+    **dag_kwargs("mlflow", "rollback"),
     params={
         "model": Param("flights_delay", type="string", description="registered model name"),
         "reason": Param("manual rollback", type="string", minLength=3, description="why (recorded on the version)"),

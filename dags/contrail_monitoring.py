@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, task
 
 from contrail import datasets
-from contrail.dag_defaults import DEFAULT_ARGS, START_DATE, TAGS
+from contrail.dag_defaults import dag_kwargs
 
 PREDICTIONS = datasets.asset(datasets.PREDICTIONS)
 RETRAIN = datasets.asset(datasets.RETRAIN_REQUEST)
@@ -14,11 +14,7 @@ RETRAIN = datasets.asset(datasets.RETRAIN_REQUEST)
 @dag(
     dag_id="contrail_monitoring",
     schedule=[PREDICTIONS],
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=[*TAGS, "monitoring", "drift", "mlflow"],
+    **dag_kwargs("monitoring", "drift", "mlflow"),
     params={
         "start": Param(None, type=["null", "string"], format="date", description="first scored day to (re)monitor by hand"),
         "end": Param(None, type=["null", "string"], format="date", description="last day, inclusive (default: start)"),

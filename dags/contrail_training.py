@@ -6,7 +6,7 @@ from airflow.sdk import Param, dag, task
 from contrail_plugins.operators import ModelPromotionOperator
 
 from contrail import datasets
-from contrail.dag_defaults import DEFAULT_ARGS, START_DATE, TAGS
+from contrail.dag_defaults import dag_kwargs
 
 FEATURES = datasets.asset(datasets.FEATURES)
 MODEL = datasets.asset(datasets.MODEL_CHAMPION)
@@ -16,11 +16,7 @@ RETRAIN = datasets.asset(datasets.RETRAIN_REQUEST)
 @dag(
     dag_id="contrail_training",
     schedule=(FEATURES | RETRAIN),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=[*TAGS, "training", "mlflow"],
+    **dag_kwargs("training", "mlflow"),
     params={
         "start": Param(None, type=["null", "string"], format="date", description="first day of a manual window"),
         "end": Param(None, type=["null", "string"], format="date", description="last day of a manual window (inclusive)"),

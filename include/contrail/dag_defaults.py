@@ -16,3 +16,10 @@ DEFAULT_ARGS = {
 }
 
 TAGS = ["contrail"]
+
+
+def dag_kwargs(*tags: str, max_active_runs: int = 1) -> dict:
+    """The @dag arguments every Contrail DAG shares (start date, no catch-up, owner and retries,
+    the `contrail` tag), plus its own tags and run limit."""
+    return {"start_date": START_DATE, "catchup": False, "max_active_runs": max_active_runs,
+            "default_args": DEFAULT_ARGS, "tags": [*TAGS, *tags]}
