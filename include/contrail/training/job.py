@@ -1,0 +1,181 @@
+"""The training job: fit on a window of feature days and write the model and its evidence to a folder.
+
+The same code runs in the Airflow worker (local profile) and in a managed training container
+(SageMaker, Vertex AI, Azure ML): it reads feature partitions (`dt=YYYY-MM-DD/*.parquet`) from a
+folder, the lake's own or the copy a managed service made, and writes everything a registration
+needs into an output folder. Results come back through storage, never through a return value:
+
+    output/model/                   the MLflow model (sklearn pipeline, signature, input example)
+    output/result.json              params, threshold, holdout and validation metrics, slices, rows, tuning
+    output/reference_profile.json   what drift monitoring compares scored days with
+    output/plots/*.png              ROC, calibration, feature importance
+
+    python -m contrail.training.job --spec spec.json --features DIR --output DIR
+    python -m contrail.training.job train      # SageMaker's conventions under /opt/ml
+
+It imports no Airflow and no cloud SDK. The validation ROC AUC is printed as
+`validation:roc_auc=<value>`, the line a managed tuner's metric definition reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from contrail.training import metrics, model
+from contrail.training.window import WindowError
+
+SPLIT = ("train", "validation", "holdout")
+OBJECTIVE = "validation:roc_auc"  # the metric managed tuners maximise, printed as OBJECTIVE=<value>
+SAGEMAKER = Path("/opt/ml")
+
+
+class JobError(WindowError):
+    """The job cannot train on what it was given; the message says which days or setting."""
+
+
+def spec(split: dict, *, params: dict | None = None, tune: bool = False, n_trials: int = 20,
+         timeout_s: float = 600, seed: int = 13) -> dict:
+    """The job's whole input besides the feature files: the split by time and the training options."""
+    return {"split": {part: list(split[part]) for part in SPLIT}, "params": dict(params or {}), "tune": bool(tune),
+            "n_trials": int(n_trials), "timeout_s": float(timeout_s), "seed": int(seed)}
+
+
+def to_hyperparameters(job_spec: dict) -> dict[str, str]:
+    """The spec as string hyperparameters (SageMaker, Vertex AI and Azure ML pass only strings)."""
+    hp = {f"{part}_days": ",".join(job_spec["split"][part]) for part in SPLIT}
+    hp.update({k: str(v) for k, v in job_spec["params"].items()})
+    hp.update(seed=str(job_spec["seed"]))
+    return hp
+
+
+def from_hyperparameters(hp: dict) -> dict:
+    """The spec back from string hyperparameters; model parameters typed by the search space."""
+    split = {part: [d for d in str(hp.get(f"{part}_days", "")).split(",") if d] for part in SPLIT}
+    params = {}
+    for name, space in model.SEARCH_SPACE.items():
+        if name in hp:
+            value = float(hp[name])
+            params[name] = int(round(value)) if space.kind == "int" else value
+    return spec(split, params=params, seed=int(hp.get("seed", 13)))
+
+
+def load_days(features_dir: Path, days: list[str]):
+    """The features rows of `days` from `features_dir/dt=<day>/` (day order), with their `dt`."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    frames = []
+    for day in days:
+        folder = Path(features_dir) / f"dt={day}"
+        files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith((".", "_")))
+        if not files:
+            raise JobError(f"no features for {day}: {folder} holds no Parquet file (was the day's features partition "
+                           "copied into the job's input?)")
+        frames += [pq.read_table(f).to_pandas().assign(dt=day) for f in files]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _xy(frame, part: str, days: list[str]):
+    if frame.empty:
+        raise JobError(f"the {part} set holds no rows")
+    y = frame[model.LABEL].astype(int).to_numpy()
+    classes = sorted(set(int(v) for v in y))
+    if classes != [0, 1]:
+        raise JobError(f"the {part} days {days[0]}..{days[-1]} hold one class only (label {classes}): "
+                       "a delay model needs late and on-time flights; widen the window")
+    return model.inputs(frame), y
+
+
+def fit(frames: dict, job_spec: dict) -> dict:
+    """Tune (optional), fit on train, pick the threshold on validation, score the holdout."""
+    import pandas as pd
+
+    split = job_spec["split"]
+    (train_x, train_y), (valid_x, valid_y), (hold_x, hold_y) = (_xy(frames[p], p, split[p]) for p in SPLIT)
+    seed, chosen, tuning = job_spec["seed"], model.check_params(job_spec["params"]), None
+    if job_spec["tune"]:
+        from contrail.training import tuning as tuner
+
+        tuning = tuner.tune(train_x, train_y, valid_x, valid_y, job_spec["n_trials"], job_spec["timeout_s"], seed)
+        chosen = model.check_params(tuning["params"])
+        tuning["search_space"] = {name: vars(space) for name, space in model.SEARCH_SPACE.items()}
+    pipeline = model.fit(chosen, train_x, train_y, seed)
+    p_valid = pipeline.predict_proba(valid_x)[:, 1]
+    threshold = metrics.operating_threshold(valid_y, p_valid)
+    p_hold = pipeline.predict_proba(hold_x)[:, 1]
+    window_frame = pd.concat([frames[p] for p in SPLIT], ignore_index=True)
+    return {
+        "pipeline": pipeline, "params": chosen, "threshold": threshold, "tuning": tuning,
+        "holdout": metrics.evaluate(hold_y, p_hold, threshold), "validation": metrics.evaluate(valid_y, p_valid, threshold),
+        "slices": metrics.slice_auc(frames["holdout"], p_hold), "rows": {p: len(frames[p]) for p in SPLIT},
+        "hold_y": hold_y, "hold_p": p_hold, "example": hold_x.head(5),
+        "reference": window_frame.assign(prediction=pipeline.predict_proba(model.inputs(window_frame))[:, 1]),
+    }
+
+
+def write_outputs(result: dict, output: Path, job_spec: dict) -> dict:
+    """Write the model, result.json, the drift reference profile and the plots; return result.json's content."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from contrail.monitoring import drift
+    from contrail.training import plots
+
+    output.mkdir(parents=True, exist_ok=True)
+    pipeline, example = result["pipeline"], result["example"]
+    with model.quiet_serialisation():
+        mlflow.sklearn.save_model(pipeline, str(output / "model"), signature=infer_signature(example, pipeline.predict_proba(example)),
+                                  input_example=example, pip_requirements=list(model.PIP_REQUIREMENTS),
+                                  pyfunc_predict_fn="predict_proba", skops_trusted_types=list(model.TRUSTED_TYPES))
+    importance = model.importances(pipeline)
+    summary = {"spec": job_spec, "params": result["params"], "threshold": result["threshold"], "holdout": result["holdout"],
+               "validation": result["validation"], "slices": result["slices"], "rows": result["rows"],
+               "tuning": result["tuning"], "importance": importance}
+    (output / "result.json").write_text(json.dumps(summary, indent=1, default=float))
+    profile = drift.reference_profile(result["reference"], [*model.NUMERIC, "prediction"], list(model.CATEGORICAL))
+    (output / "reference_profile.json").write_text(json.dumps(profile))
+    plots.write_all(output / "plots", result["hold_y"], result["hold_p"], importance)
+    return summary
+
+
+def run(job_spec: dict, features_dir: Path, output: Path) -> dict:
+    """The whole job: load the window's days, fit, write the outputs; returns result.json's content."""
+    split = job_spec["split"]
+    if not all(split[p] for p in SPLIT):
+        raise JobError(f"the split needs train, validation and holdout days, got {({p: len(split[p]) for p in SPLIT})}")
+    frames = {part: load_days(Path(features_dir), split[part]) for part in SPLIT}
+    summary = write_outputs(fit(frames, job_spec), Path(output), job_spec)
+    print(f"{OBJECTIVE}={summary['validation']['roc_auc']:.6f}", flush=True)
+    print(f"holdout:roc_auc={summary['holdout']['roc_auc']:.6f}", flush=True)
+    return summary
+
+
+def sagemaker_main(root: Path = SAGEMAKER) -> None:
+    """`train` inside a SageMaker container: hyperparameters, the `features` channel, /opt/ml/model."""
+    hp = json.loads((root / "input/config/hyperparameters.json").read_text())
+    try:
+        run(from_hyperparameters(hp), root / "input/data/features", root / "model")
+    except Exception as exc:  # SageMaker shows this file as the job's FailureReason
+        (root / "output").mkdir(parents=True, exist_ok=True)
+        (root / "output/failure").write_text(f"{type(exc).__name__}: {exc}"[:1000])
+        raise
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:
+        sagemaker_main()
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", required=True, help="the job spec (JSON file)")
+    parser.add_argument("--features", required=True, help="folder holding dt=YYYY-MM-DD/ feature partitions")
+    parser.add_argument("--output", required=True, help="folder the model and its evidence are written to")
+    args = parser.parse_args(argv)
+    run(json.loads(Path(args.spec).read_text()), Path(args.features), Path(args.output))
+
+
+if __name__ == "__main__":
+    main()
