@@ -30,13 +30,16 @@ def contrail_features():
        `quarantine/<table>/dt=…/` with the checks they failed; the rest to `validated/<table>/dt=…/`
        (rows in = passed + quarantined, checked). A critical failure keeps that day out of
        everything downstream.
-    2. **build_features**: joins each day's validated flights with the origin's weather at the
-       scheduled hour (by UTC instant) and with plane attributes, derives the features and the
-       label *arrived 15+ minutes late*, and publishes `features/dt=YYYY-MM-DD/`.
+    2. **build_features** (the profile's Spark: locally the Spark Connect server, on AWS an EMR
+       step on an ephemeral cluster torn down even when the step fails): joins each day's
+       validated flights with the origin's weather at the scheduled hour (by UTC instant) and with
+       plane attributes, derives the features and the label *arrived 15+ minutes late*, and
+       publishes `features/dt=YYYY-MM-DD/` and the day's counts, which the next task reads back.
     3. **check_features**: model inputs complete, label share within bounds, row count = raw −
        quarantined − cancelled − diverted.
     4. **quality_verdict**: fails the run, naming the days and checks, if any day failed a gate
-       (the other days are published all the same).
+       (the other days are published all the same), and naming the task if any task of the run
+       failed: it runs whatever happened upstream, and a run ends as its last task does.
 
     Reports: `reports/quality/<table>/dt=…/result.json` and Data Docs under
     `reports/quality/docs/`; each gate logs a one-line summary with the report's address.
@@ -47,6 +50,8 @@ def contrail_features():
       `start` / `end`, or `days` (a list): those days are re-gated
       and rebuilt whatever their state.
     * **Engine**: the profile's (`CONTRAIL_PROFILE`): locally a long-lived Spark Connect server.
+      The step's `plan` task logs the requests and the estimated cost, and refuses a cost over
+      `CONTRAIL_BUDGET_USD` before anything starts.
     """
 
     @task
@@ -83,21 +88,24 @@ def contrail_features():
         return tasks.check_features(days)
 
     @task(outlets=[FEATURES])
-    def publish_features(days: list[str], *, outlet_events, triggering_asset_events=None) -> dict:
+    def publish_features(days: list[str], *, outlet_events, ti, triggering_asset_events=None) -> dict:
         from contrail.features import published_counts
         from contrail.runs import event_extras
 
         counts = published_counts(days)
+        cost = ti.xcom_pull(task_ids="build_features.plan", key="cost") or {}
         # a labelled-data drop (contrail_landing) asks training to retrain on it: pass the mark on
         retrain = any(e.get("retrain") for e in event_extras(triggering_asset_events, RAW_FLIGHTS))
-        outlet_events[FEATURES].extra = {"days": days, "counts": counts, **({"retrain": True} if retrain else {})}
+        outlet_events[FEATURES].extra = {"days": days, "counts": counts, "cost_usd": cost.get("usd"),
+                                         **({"retrain": True} if retrain else {})}
         return counts
 
     @task(trigger_rule="all_done")
-    def quality_verdict(days: list[str] | None) -> None:
+    def quality_verdict(days: list[str] | None, *, ti, dag_run) -> None:
         from contrail.quality import tasks
+        from contrail.runs import failed_tasks
 
-        tasks.verdict(days or [])
+        tasks.verdict(days or [], failed_tasks(ti, dag_run))
 
     days = resolve_days()
     usable = check_raw(days)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, chain, dag, task
 
-from contrail import datasets
+from contrail import datasets, platforms
 from contrail.dag_defaults import dag_kwargs
 
 FEATURES = datasets.asset(datasets.FEATURES)
@@ -26,14 +26,18 @@ PREDICTIONS = datasets.asset(datasets.PREDICTIONS)
 def contrail_inference():
     """
     ### Batch scoring with the champion
-    **resolve_days**: on new features or a new champion, every day whose features passed quality
-    and are newer than its predictions; by hand, params `start`/`end` (each must have passed
-    quality). **score**: `spark_jobs/score_features.py` (`mlflow.pyfunc.spark_udf`, Arrow
-    batches) writes `predictions/dt=YYYY-MM-DD/` by dynamic partition overwrite, every row naming
-    `model_name` and `model_version`, checked row for row against the features. A day is scored by
-    the model recorded in `scoring/dt=…/model.json` when it has one (a re-run reproduces the
-    nightly result) unless `use_current_champion`; otherwise by the current `champion`. Skipped,
-    saying why, while no model is champion.
+    1. **resolve_days**: on new features or a new champion, every day whose features passed
+       quality and are newer than its predictions; by hand, params `start`/`end` (each must have
+       passed quality).
+    2. **score_features** (the profile's Spark: locally the Spark Connect server, on AWS an EMR
+       step): `spark_jobs/score_features.py` (`mlflow.pyfunc.spark_udf`, Arrow batches) writes
+       `predictions/dt=YYYY-MM-DD/` by dynamic partition overwrite, every row naming `model_name`
+       and `model_version`. Its `plan` says which model scores which day: the one recorded in
+       `scoring/dt=…/model.json` when the day has one (a re-run reproduces the nightly result)
+       unless `use_current_champion`, otherwise the current `champion`; skipped, saying why, while
+       no model is champion.
+    3. **record_scores**: reads the predictions back from the lake, checks them row for row
+       against the features, writes each day's manifest and emits the `predictions` event.
     """
 
     @task
@@ -44,19 +48,16 @@ def contrail_inference():
         return days_or_stale(params, stale_days, "every day with usable features has up-to-date predictions")
 
     @task(outlets=[PREDICTIONS])
-    def score(days: list[str], *, params, outlet_events) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
-
+    def record_scores(days: list[str], *, outlet_events, ti) -> dict:
         from contrail import scoring
 
-        try:
-            result = scoring.score(days, use_current_champion=bool(params.get("use_current_champion")))
-        except scoring.NoChampion as exc:
-            raise AirflowSkipException(str(exc)) from None
-        outlet_events[PREDICTIONS].extra = {"days": sorted(result), "scored": result}
+        result = scoring.record(days)
+        cost = ti.xcom_pull(task_ids="score_features.plan", key="cost") or {}
+        outlet_events[PREDICTIONS].extra = {"days": sorted(result), "scored": result, "cost_usd": cost.get("usd")}
         return result
 
-    score(resolve_days())
+    days = resolve_days()
+    chain(platforms.spark_step("score_features", days), record_scores(days))
 
 
 contrail_inference()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from airflow.sdk import chain, dag, task
 
-from contrail import datasets
+from contrail import datasets, platforms
 from contrail.dag_defaults import dag_kwargs
-from contrail.platforms.landing import drop_sensor
 
 RAW_FLIGHTS = datasets.asset(datasets.RAW_FLIGHTS)
 RAW_WEATHER = datasets.asset(datasets.RAW_WEATHER)
@@ -27,7 +26,9 @@ def contrail_landing():
        `GCSObjectsWithPrefixExistenceSensor`; Blob: `WasbPrefixSensor`) on `_ready/*.json`. It
        waits in the triggerer, holding no worker slot; after an hour without a drop it is skipped
        and the next run (`@continuous`) waits again.
-    2. **land_drops**: lands each ready day into `raw/` (atomically, like `contrail_ingest`), moves
+    2. **convert_drops**: the profile's managed conversion of the drop's CSV files into Parquet,
+       when `CONTRAIL_LANDING_CONVERTER` asks for one (AWS: a Glue job); otherwise nothing to do.
+    3. **land_drops**: lands each ready day into `raw/` (atomically, like `contrail_ingest`), moves
        its marker to `_done/` with the landing facts, and emits `raw/flights` and `raw/weather`
        asset events marked `retrain`. Data-aware scheduling does the rest, without this DAG waiting:
        `contrail_features` builds the landed days and passes the mark on its `features` event, and
@@ -53,7 +54,7 @@ def contrail_landing():
             outlet_events[asset].extra = {"days": days, "source": "landing", "retrain": True}
         return days
 
-    chain(drop_sensor("wait_for_drop"), land_drops())
+    chain(*platforms.landing_steps(), land_drops())
 
 
 contrail_landing()

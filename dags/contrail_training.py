@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, task
 from contrail_plugins.operators import ModelPromotionOperator
 
-from contrail import datasets
+from contrail import datasets, platforms
 from contrail.dag_defaults import dag_kwargs
 
 FEATURES = datasets.asset(datasets.FEATURES)
@@ -40,15 +40,21 @@ def contrail_training():
        `retrain_request` from `contrail_monitoring`) or on features of a labelled-data drop
        (`contrail_landing`), one new day is enough. The days split by time:
        train / validation / holdout (the latest ~15 %).
-    2. **train**: LightGBM in a scikit-learn pipeline, optionally tuned with Optuna (`tune`,
-       `n_trials`, `timeout_minutes`). MLflow run: params, holdout metrics (ROC AUC, PR AUC, log
+    2. **train**: the training job (`contrail/training/job.py`: LightGBM in a scikit-learn
+       pipeline) on the profile's platform: locally in the worker, optionally tuned with Optuna;
+       on AWS a SageMaker training job, or a SageMaker tuning job over the same search space
+       (`tune`, `n_trials`, `timeout_minutes`). Its `plan` names the job from the run and its
+       window (a retry re-attaches) and estimates its cost. **train.register** logs what the job
+       wrote into MLflow, the registry of record: params, holdout metrics (ROC AUC, PR AUC, log
        loss, Brier, precision/recall at the threshold chosen on validation), plots, the window,
-       the partitions' digests and quality verdicts (`lineage.json`), the code version; the model is
-       registered with its signature and an input example.
+       the partitions' digests and quality verdicts (`lineage.json`), the code version; the model
+       is registered with its signature and an input example.
     3. **promote** (`ModelPromotionOperator`): challenger and champion scored on the same holdout;
        promoted to alias `champion` only through the gate (minimum ROC AUC, better than the
        champion, no metric or carrier/origin/month slice regressing beyond tolerance), under a
        lock. Refused: the task is skipped and the reasons are on the model version.
+    4. **mirror_model**: the version mirrored into the cloud's registry (AWS: a SageMaker model
+       package, Approved or Rejected as the gate decided); nothing to do locally.
 
     MLflow: `MLFLOW_TRACKING_URI` (default: SQLite in `data/mlflow/`); model `CONTRAIL_MODEL_NAME` (default `flights_delay`). Rollback: DAG `contrail_model_rollback`.
     """
@@ -71,14 +77,9 @@ def contrail_training():
         except tasks.Skip as exc:
             raise AirflowSkipException(str(exc)) from None
 
-    @task
-    def train(split: dict, *, params) -> dict:
-        from contrail.training import tasks
-
-        return tasks.train(split, params, tasks.model_name())
-
-    candidate = train(resolve_window())
-    ModelPromotionOperator(task_id="promote", candidate=candidate, outlets=[MODEL])
+    candidate = platforms.training_step(resolve_window())
+    promote = ModelPromotionOperator(task_id="promote", candidate=candidate, outlets=[MODEL])
+    platforms.mirror_step(candidate, promote)
 
 
 contrail_training()

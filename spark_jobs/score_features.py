@@ -1,17 +1,20 @@
-"""Score feature partitions with a registered MLflow model: predictions/dt=YYYY-MM-DD/ for a range of days.
+"""Score feature partitions with registered MLflow models: predictions/dt=YYYY-MM-DD/ for a range of days.
 
 spark-submit-able as it is (local Spark, EMR, Dataproc, HDInsight: mlflow and the model's libraries
 must be on the executors), and callable in-process with a given SparkSession (the local profile's
 Spark Connect server):
 
-    spark-submit score_features.py --features file:///lake/features --predictions file:///lake/predictions \
-        --model-uri models:/flights_delay/3 --model-name flights_delay --model-version 3 \
-        --threshold 0.31 --tracking-uri http://mlflow:5000 --dates 2013-01-01,2013-01-02
+    spark-submit score_features.py --features s3://lake/features --predictions s3://lake/predictions \
+        --model-name flights_delay --tracking-uri http://mlflow:5000 \
+        --plan '{"3": {"days": ["2013-01-01", "2013-01-02"], "threshold": 0.31}}'
 
-The model runs in Arrow batches through mlflow.pyfunc.spark_udf (its pyfunc returns the class
-probabilities; the job keeps P(late)). The model's input columns come from its signature. Every
-row carries the model name and version; each day's partition is replaced by dynamic partition
-overwrite, so a re-run replaces, never duplicates.
+`--plan` says which registered version scores which days, with its operating threshold (a backfill
+reproduces the model that first scored each day). The model runs in Arrow batches through
+mlflow.pyfunc.spark_udf (its pyfunc returns the class probabilities; the job keeps P(late)). The
+model's input columns come from its signature. Every row carries the model name and version; each
+day's partition is replaced by dynamic partition overwrite, so a re-run replaces, never duplicates.
+The job's result is the lake itself: the predictions partitions, checked row for row against the
+features before the job ends.
 """
 
 from __future__ import annotations
@@ -70,24 +73,39 @@ def run(spark: SparkSession, features: str, predictions: str, model_uri: str, na
     return result
 
 
+def parse_plan(text: str) -> dict[str, dict]:
+    """`--plan`: version -> {"days": [...], "threshold": t}, each day under one version only."""
+    try:
+        plan = json.loads(text)
+        seen = [d for group in plan.values() for d in group["days"]]
+        thresholds = {v: float(group["threshold"]) for v, group in plan.items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"--plan must map model versions to {{'days': [...], 'threshold': t}}: {exc}") from None
+    if len(seen) != len(set(seen)) or not seen:
+        raise ValueError(f"--plan must name each day once, under one model version: {text[:200]}")
+    return {str(v): {"days": list(plan[v]["days"]), "threshold": thresholds[v]} for v in plan}
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for flag in ("--features", "--predictions", "--model-uri", "--model-name", "--model-version", "--dates"):
+    for flag in ("--features", "--predictions", "--model-name", "--plan"):
         parser.add_argument(flag, required=True)
-    parser.add_argument("--threshold", type=float, required=True, help="operating threshold of the model")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> dict[str, int]:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    plan = parse_plan(args.plan)
     if args.tracking_uri:
         import mlflow
 
         mlflow.set_tracking_uri(args.tracking_uri)
     spark = spark or SparkSession.builder.appName("contrail-score-features").getOrCreate()
-    result = run(spark, args.features.rstrip("/"), args.predictions.rstrip("/"), args.model_uri, args.model_name,
-                 args.model_version, args.threshold, args.dates.split(","))
+    result = {}
+    for version, group in plan.items():
+        result.update(run(spark, args.features.rstrip("/"), args.predictions.rstrip("/"), f"models:/{args.model_name}/{version}",
+                          args.model_name, version, group["threshold"], group["days"]))
     print("CONTRAIL_SCORED " + json.dumps(result, sort_keys=True))
     return result
 

@@ -114,12 +114,13 @@ def test_a_drop_landed_through_airflow_emits_raw_events_that_schedule_the_featur
     from sqlalchemy import select
 
     dag = dagbag.get_dag("contrail_landing")
-    assert [t.task_id for t in dag.topological_sort()] == ["wait_for_drop", "land_drops"]
+    assert [t.task_id for t in dag.topological_sort()] == ["wait_for_drop", "convert_drops", "land_drops"]
     assert type(dag.timetable).__name__ == "ContinuousTimetable"
     rows = drop("2013-10-20")
     with unpaused("contrail_features"):
         dag_run = dag.test()  # the marker is there: the sensor's first poke succeeds
-    assert {ti.task_id: ti.state for ti in dag_run.get_task_instances()} == {"wait_for_drop": "success", "land_drops": "success"}
+    assert {ti.task_id: ti.state for ti in dag_run.get_task_instances()} == {
+        "wait_for_drop": "success", "convert_drops": "success", "land_drops": "success"}  # nothing to convert locally
     assert storage.parquet_rows(storage.location("raw/flights/dt=2013-10-20")) == rows["flights"]
     with create_session() as session:
         events = session.execute(select(AssetModel.name, AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
@@ -143,11 +144,13 @@ def test_the_retrain_mark_travels_from_the_raw_event_through_features_to_trainin
 
     def published(raw_extra: dict) -> dict:
         outlet = {features: SimpleNamespace(extra=None)}
-        publish(["2013-10-20"], outlet_events=outlet, triggering_asset_events={raw: [SimpleNamespace(extra=raw_extra)]})
+        plan = SimpleNamespace(xcom_pull=lambda task_ids, key: {"usd": 0.25} if (task_ids, key) == ("build_features.plan", "cost") else None)
+        publish(["2013-10-20"], outlet_events=outlet, ti=plan, triggering_asset_events={raw: [SimpleNamespace(extra=raw_extra)]})
         return outlet[features].extra
 
     marked, nightly = published({"days": ["2013-10-20"], "retrain": True}), published({"rows": 900})
     assert marked["retrain"] is True and "retrain" not in nightly and nightly["days"] == ["2013-10-20"]
+    assert nightly["cost_usd"] == 0.25  # the build step's estimate rides on the event
 
     seen = []
     monkeypatch.setattr(tasks, "resolve_window", lambda params, name: seen.append(params["min_new_days"]) or {})

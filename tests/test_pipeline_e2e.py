@@ -146,12 +146,12 @@ def test_a_critical_quality_failure_stops_only_that_day(pipeline, dagbag, capfd)
     run, out = failing_run(dagbag.get_dag("contrail_features"), capfd, run_conf={"start": bad, "end": good})
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "failed" and states["quality_verdict"] == "failed"
-    assert all(states[t] == "success" for t in ("check_raw", "build_features", "check_features", "publish_features"))
+    assert all(states[t] == "success" for t in ("check_raw", "build_features.submit_job", "check_features", "publish_features"))
     assert "flights.column_exists on dest: the column is missing" in out.out + out.err
     assert (lake() / "features" / f"dt={good}").exists() and not (lake() / "features" / f"dt={bad}").exists()
 
     run, out = failing_run(dagbag.get_dag("contrail_features"), capfd, run_conf={"start": bad, "end": bad})
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["check_raw"] == "failed"
-    assert states["build_features"] == states["check_features"] == states["publish_features"] == "upstream_failed"
+    assert states["build_features.submit_job"] == states["check_features"] == states["publish_features"] == "upstream_failed"
     assert not (lake() / "features" / f"dt={bad}").exists() and not (lake() / "validated" / "flights" / f"dt={bad}").exists()

@@ -28,7 +28,11 @@ def trained(dagbag, spark):
 
 def test_a_training_run_registers_and_promotes_a_model_on_real_data(trained):
     states = {ti.task_id: ti.state for ti in trained.get_task_instances()}
-    assert trained.state == "success" and states == {"resolve_window": "success", "train": "success", "promote": "success"}
+    assert trained.state == "success"
+    assert {t: states[t] for t in ("resolve_window", "train.plan", "train.register", "promote")} == dict.fromkeys(
+        ("resolve_window", "train.plan", "train.register", "promote"), "success")
+    # the run asked to tune: the tuning slot trained, the plain training slot was left out, saying why
+    assert (states["train.submit_tuning"], states["train.submit_training"]) == ("success", "skipped")
     client = tracking.client()
     champion = promotion.alias_version(client, MODEL, "champion")
     mv = client.get_model_version(MODEL, champion)
@@ -57,9 +61,11 @@ def test_the_promotion_event_carries_the_version_and_metrics(trained):
 
 
 def test_a_retrain_on_the_same_window_is_refused_and_skips_promotion(dagbag, trained):
-    again = dagbag.get_dag("contrail_training").test(run_conf={"start": START, "end": END})
+    # dag.test keeps the previous run's conf in the DAG's params: say tune=False outright
+    again = dagbag.get_dag("contrail_training").test(run_conf={"start": START, "end": END, "tune": False})
     states = {ti.task_id: ti.state for ti in again.get_task_instances()}
-    assert states["train"] == "success" and states["promote"] == "skipped", states
+    assert states["train.register"] == "success" and states["promote"] == "skipped", states
+    assert states["train.submit_training"] == "success" and states["mirror_model.plan"] == "success"
     assert ledger.history(MODEL)[-1]["action"] == "refused"
 
 

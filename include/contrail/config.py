@@ -22,6 +22,7 @@ class Profile:
     storage_conn_id: str | None  # Airflow connection holding the credentials, None for local
     spark_scheme: str  # the scheme Spark uses for the same storage (s3 -> s3a on open-source Spark)
     spark_remote: str | None = None  # local: Spark Connect URL of the long-lived server
+    conn_setting: str | None = None  # the variable naming storage_conn_id, for error messages
 
 
 def _local_root() -> str:
@@ -45,11 +46,14 @@ def _build(name: str) -> Profile:
         port = os.environ.get("CONTRAIL_SPARK_CONNECT_PORT", "15102")
         return Profile("local", _local_root(), None, "file", f"sc://127.0.0.1:{port}")
     if name == "aws":
-        return Profile("aws", _cloud_root(name, "s3"), os.environ.get("CONTRAIL_AWS_CONN_ID", "aws_default"), "s3")
+        return Profile("aws", _cloud_root(name, "s3"), os.environ.get("CONTRAIL_AWS_CONN_ID", "aws_default"), "s3",
+                       conn_setting="CONTRAIL_AWS_CONN_ID")
     if name == "gcp":
-        return Profile("gcp", _cloud_root(name, "gs"), os.environ.get("CONTRAIL_GCP_CONN_ID", "google_cloud_default"), "gs")
+        return Profile("gcp", _cloud_root(name, "gs"), os.environ.get("CONTRAIL_GCP_CONN_ID", "google_cloud_default"), "gs",
+                       conn_setting="CONTRAIL_GCP_CONN_ID")
     if name == "azure":
-        return Profile("azure", _cloud_root(name, "abfs"), os.environ.get("CONTRAIL_AZURE_CONN_ID", "wasb_default"), "abfss")
+        return Profile("azure", _cloud_root(name, "abfs"), os.environ.get("CONTRAIL_AZURE_CONN_ID", "wasb_default"), "abfss",
+                       conn_setting="CONTRAIL_AZURE_CONN_ID")
     raise ConfigError(f"unknown CONTRAIL_PROFILE {name!r}: choose one of local, aws, gcp, azure")
 
 

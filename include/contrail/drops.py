@@ -76,14 +76,16 @@ def land_ready() -> list[dict]:
 
     Anything else under `_ready/` is moved to `_rejected/` (with a note of why) after the good drops
     landed, and BadMarkers names it: nothing is lost and the watcher does not fire on it again."""
-    from contrail import ingest
-    from contrail.sources.landing import LandingSource
+    from contrail import ingest, storage
+    from contrail.sources.landing import CONVERTED, LandingSource
 
     source = LandingSource(landing_url(), conn_id=config.profile().storage_conn_id)
     days, bad = scan()
     landed = []
     for day in days:
         facts = ingest.land_many(("flights", "weather"), parse_day(day), source)
+        for table in ("flights", "weather"):  # a converter's copy of the day is landed: it must not outlive the drop
+            storage.remove_partition(_root() / CONVERTED / table / f"dt={day}")
         marker = _root() / READY / f"{day}.json"
         done = _root() / DONE / f"{day}.json"
         done.parent.mkdir(parents=True, exist_ok=True)

@@ -49,3 +49,13 @@ def days_or_stale(params: dict, stale, nothing_left: str) -> list[str]:
 
         raise AirflowSkipException(nothing_left)
     return days
+
+
+def failed_tasks(ti, dag_run) -> list[str]:
+    """The other tasks of this run that failed or could not run because an upstream task failed.
+
+    Airflow judges a run by its leaves: a leaf that runs whatever happened upstream (trigger rule
+    all_done) must fail when this list is not empty, or a failed run would end green."""
+    states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id])
+    per_task = states.get(dag_run.run_id, states)
+    return sorted(t for t, state in per_task.items() if state in ("failed", "upstream_failed") and t != ti.task_id)

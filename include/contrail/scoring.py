@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 
-from contrail import datasets, platforms, storage
+from contrail import datasets, storage
 from contrail.dates import parse_day
 from contrail.quality import ledger
 
@@ -59,29 +59,62 @@ def plan(days: list[str], model_name: str | None = None, use_current_champion: b
     return groups
 
 
-def score(days: list[str], model_name: str | None = None, use_current_champion: bool = False) -> dict[str, dict]:
-    """Score `days` (each must have passed quality) and write their manifests; returns day -> rows, version."""
+def job_plan(days: list[str], model_name: str, use_current_champion: bool = False) -> dict[str, dict]:
+    """The score job's --plan: model version -> the days it scores and its operating threshold."""
+    from contrail.registry import tracking
+
+    client = tracking.client()
+    return {version: {"days": group, "threshold": float(client.get_model_version(model_name, version).tags.get("contrail.threshold", "0.5"))}
+            for version, group in plan(days, model_name, use_current_champion).items()}
+
+
+def job_arguments(days: list[str], model_name: str | None = None, use_current_champion: bool = False) -> list[str]:
+    """The arguments of spark_jobs/score_features.py for `days` (each must have passed quality)."""
     from contrail.registry import tracking
     from contrail.training.model import model_name as default_name
 
     model_name = model_name or default_name()
     ledger.require_usable("features", days)
+    return ["--features", storage.spark_uri(datasets.FEATURES.path), "--predictions", storage.spark_uri(datasets.PREDICTIONS.path),
+            "--model-name", model_name, "--tracking-uri", tracking.tracking_uri(),
+            "--plan", json.dumps(job_plan(days, model_name, use_current_champion), sort_keys=True)]
+
+
+def scored_version(day: str) -> tuple[str, str, int]:
+    """(model name, version, rows) of a day's predictions partition, read back from the lake."""
+    partition = storage.location(datasets.PREDICTIONS.partition(parse_day(day)))
+    frame = storage.read_parquet(partition, columns=["model_name", "model_version"])
+    names, versions = set(frame["model_name"]), set(frame["model_version"])
+    if len(versions) != 1 or len(names) != 1:
+        raise storage.StorageError(f"predictions dt={day} name {sorted(names)} v{sorted(versions)}: one model must score a day")
+    return names.pop(), str(versions.pop()), len(frame)
+
+
+def record(days: list[str]) -> dict[str, dict]:
+    """After the score job: check each day's predictions against its features and write its manifest.
+
+    Read from the lake, whichever platform ran the job: the manifest says which model scored the
+    day, so a re-run or a backfill of it reproduces the same predictions."""
     result = {}
-    for version, group in plan(days, model_name, use_current_champion).items():
-        mv = tracking.client().get_model_version(model_name, version)
-        argv = ["--features", storage.spark_uri(datasets.FEATURES.path), "--predictions", storage.spark_uri(datasets.PREDICTIONS.path),
-                "--model-uri", f"models:/{model_name}/{version}", "--model-name", model_name, "--model-version", version,
-                "--threshold", mv.tags.get("contrail.threshold", "0.5"), "--tracking-uri", tracking.tracking_uri(),
-                "--dates", ",".join(group)]
-        counts = platforms.run_spark_job("score_features", argv)
-        for day in group:
-            path = manifest_path(day)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            previous = read_manifest(day)
-            path.write_text(json.dumps({
-                "dt": day, "model_name": model_name, "model_version": version, "rows": counts[day],
-                "first_scored_at": (previous or {}).get("first_scored_at") or dt.datetime.now(dt.timezone.utc).isoformat(),
-                "scored_at": dt.datetime.now(dt.timezone.utc).isoformat()}, indent=1))
-            result[day] = {"rows": counts[day], "model_version": version}
-        log.info("scored %d day(s) with %s v%s: %s", len(group), model_name, version, counts)
+    for day in days:
+        name, version, rows = scored_version(day)
+        features = storage.parquet_rows(storage.location(datasets.FEATURES.partition(parse_day(day))))
+        if rows != features:
+            raise storage.StorageError(f"predictions dt={day} hold {rows} rows for {features} features rows: re-run scoring")
+        path = manifest_path(day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        previous = read_manifest(day)
+        now = dt.datetime.now(dt.timezone.utc).isoformat()
+        path.write_text(json.dumps({"dt": day, "model_name": name, "model_version": version, "rows": rows,
+                                    "first_scored_at": (previous or {}).get("first_scored_at") or now, "scored_at": now}, indent=1))
+        result[day] = {"rows": rows, "model_version": version}
+    log.info("scored %d day(s): %s", len(result), {d: f"v{r['model_version']} {r['rows']} rows" for d, r in result.items()})
     return result
+
+
+def score(days: list[str], model_name: str | None = None, use_current_champion: bool = False) -> dict[str, dict]:
+    """Score `days` here, on the local Spark server, and record them (tests and benchmarks; the DAG uses the platform's step)."""
+    from contrail.platforms import local
+
+    local.run_argv("score_features", job_arguments(days, model_name, use_current_champion))
+    return record(days)

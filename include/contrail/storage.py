@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import uuid
 from urllib.parse import urlparse
@@ -46,7 +47,23 @@ def path(url: str, conn_id: str | None):
 def root(prof: Profile | None = None):
     """The data-lake root of a profile as an ObjectStoragePath."""
     prof = prof or active_profile()
-    return path(check_url(prof.data_root), prof.storage_conn_id)
+    url = check_url(prof.data_root)
+    if prof.storage_conn_id:
+        check_connection(prof.storage_conn_id, prof.conn_setting)
+    return path(url, prof.storage_conn_id)
+
+
+@functools.lru_cache(maxsize=16)
+def check_connection(conn_id: str, setting: str | None) -> None:
+    """The lake's Airflow connection must exist (checked once per process), or the error names the setting."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise ConfigError(f"the Airflow connection {conn_id!r} ({setting or 'the profile'}) of the lake does not exist: "
+                          f"define it (AIRFLOW_CONN_{conn_id.upper()}, the UI, or the secrets backend)") from None
 
 
 def location(relative: str, prof: Profile | None = None):
@@ -145,6 +162,7 @@ def partition_mtimes(dest) -> dict[str, float]:
     (the local file system, S3, GCS or Blob), so two datasets on one store compare fairly.
     """
     fs = dest.fs
+    fresh(dest)
     if not fs.exists(dest.path):
         return {}
     newest: dict[str, float] = {}
@@ -167,8 +185,17 @@ def _mtime(fs, path: str, info: dict) -> float:
     return fs.modified(path).timestamp()
 
 
+def fresh(dest) -> None:
+    """Forget what the filesystem cached about `dest`: clusters and training jobs write the lake from other
+    processes, and an object store's cached listing would still show the files they replaced."""
+    invalidate = getattr(dest.fs, "invalidate_cache", None)
+    if invalidate is not None:
+        invalidate(dest.path)
+
+
 def _parquet_files(dest) -> list[str]:
     fs = dest.fs
+    fresh(dest)
     if not fs.exists(dest.path):
         raise StorageError(f"missing partition {dest}: run the step that writes it first")
     files = sorted(p for p in fs.find(dest.path) if p.endswith(".parquet") and "/_" not in p[len(dest.path):])
@@ -186,12 +213,12 @@ def _each_parquet(dest, read):
             raise StorageError(f"unreadable Parquet file {dest.protocol}://{path}: {type(exc).__name__}: {exc}") from exc
 
 
-def read_parquet(dest):
+def read_parquet(dest, columns: list[str] | None = None):
     """Read a partition folder (or file) into pandas, naming the path when it is missing or unreadable."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return pa.concat_tables(list(_each_parquet(dest, pq.read_table))).to_pandas()
+    return pa.concat_tables(list(_each_parquet(dest, lambda fh: pq.read_table(fh, columns=columns)))).to_pandas()
 
 
 def parquet_rows(dest) -> int:

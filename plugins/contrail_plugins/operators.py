@@ -60,7 +60,8 @@ class ModelPromotionOperator(BaseOperator):
         if not result["promoted"]:
             raise AirflowSkipException(f"{name} v{version} refused: " + "; ".join(result["reasons"]))
         _publish(context, {"model": name, "version": version, "previous": result["previous"],
-                           "metrics": {k: round(v, 6) for k, v in result["metrics"].items()}})
+                           "metrics": {k: round(v, 6) for k, v in result["metrics"].items()},
+                           **({"training_cost_usd": candidate["cost_usd"]} if isinstance(candidate, dict) and "cost_usd" in candidate else {})})
         return result
 
 

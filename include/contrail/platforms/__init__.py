@@ -1,32 +1,52 @@
-"""One platform interface: the active profile decides which engine runs a Spark step."""
+"""The platform seam: one interface for every step that runs somewhere, one module per profile.
+
+`PLATFORMS` maps a profile (`CONTRAIL_PROFILE`) to the module implementing it; `base.py` says what
+each module provides, `steps.py` builds every step into the same task ids and dependencies on
+every profile (only the operators inside a step differ). `local` is complete: today's pipeline on
+the long-lived local Spark server and in-process training. A DAG file imports this package and
+nothing of a cloud: the profile's module imports its provider only inside the tasks it builds.
+"""
 
 from __future__ import annotations
 
-from contrail.config import ConfigError, profile
+import importlib
+import os
+
+from contrail.config import ConfigError
+
+PLATFORMS = {"local": "contrail.platforms.local"}
+PLANNED = {"aws": "EMR, SageMaker", "gcp": "Dataproc, Vertex AI", "azure": "HDInsight through Livy, Azure ML"}
 
 
-def _not_built(prof) -> ConfigError:
-    return ConfigError(
-        f"Spark steps on profile {prof.name!r} (EMR, Dataproc, HDInsight) are not built yet; "
-        "run with CONTRAIL_PROFILE=local"
-    )
+def active_name() -> str:
+    """The profile's name; the DAG files parse with it alone (settings are read when tasks run)."""
+    return os.environ.get("CONTRAIL_PROFILE", "local").strip() or "local"
 
 
-def run_spark_job(job: str, argv: list[str]):
-    """Run spark_jobs/<job>.py with `argv` on the profile's engine, from inside a task; return its result."""
-    prof = profile()
-    if prof.name == "local":
-        from contrail.platforms import local
+def module(name: str | None = None):
+    """The platform module of `name` (default: the active profile)."""
+    name = name or active_name()
+    if name not in PLATFORMS:
+        if name in PLANNED:
+            raise ConfigError(f"CONTRAIL_PROFILE={name}: its platform ({PLANNED[name]}) is not built yet; "
+                              f"built: {', '.join(PLATFORMS)}")
+        raise ConfigError(f"unknown CONTRAIL_PROFILE {name!r}: choose one of {', '.join([*PLATFORMS, *PLANNED])}")
+    return importlib.import_module(PLATFORMS[name])
 
-        return local.run_argv(job, argv)
-    raise _not_built(prof)
+
+def spark_session():
+    """A Spark session for work that runs inside a task (the Spark quality engine), on the profile's Spark."""
+    return module().spark_session()
 
 
-def spark_step(job: str, dates, **task_kwargs):
-    """A task that runs spark_jobs/<job>.py over `dates` (an XComArg of YYYY-MM-DD strings)."""
-    prof = profile()
-    if prof.name == "local":
-        from contrail.platforms import local
+from contrail.platforms.steps import (  # noqa: E402  (the DAG files' entry points)
+    housekeeping_tasks,
+    landing_steps,
+    mirror_step,
+    serving_step,
+    spark_step,
+    training_step,
+)
 
-        return local.spark_step(job, dates, **task_kwargs)
-    raise _not_built(prof)
+__all__ = ["PLATFORMS", "module", "spark_session", "spark_step", "training_step", "mirror_step", "serving_step",
+           "landing_steps", "housekeeping_tasks"]

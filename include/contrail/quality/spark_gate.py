@@ -14,9 +14,9 @@ from contrail.quality.gx_engine import ROW_ID
 
 
 def _spark():
-    from contrail.spark import connect
+    from contrail import platforms
 
-    return connect.session()
+    return platforms.spark_session()
 
 
 def read_with_row_ids(uri: str):

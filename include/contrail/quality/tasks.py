@@ -58,8 +58,9 @@ def _keep_going(usable: list[str], problems: list[str], what: str) -> list[str]:
     return usable
 
 
-def verdict(days: list[str]) -> None:
-    """Fail (naming days, tables and checks) if any day of the run failed or missed a gate."""
+def verdict(days: list[str], failed_tasks: list[str] = ()) -> None:
+    """Fail (naming days, tables and checks) if any day of the run failed or missed a gate, or (naming
+    them) if tasks of the run failed: this verdict is the run's last word."""
     problems = []
     for day in days:
         _, raw_refused = ledger.usable_days("flights", [day])
@@ -68,6 +69,9 @@ def verdict(days: list[str]) -> None:
         if not refused:
             refused = ledger.usable_days("features", [day])[1]
         problems += refused.values()
-    if problems:
-        raise gate.QualityFailed(f"{len(problems)} gate(s) failed; those days are not published: " + " | ".join(problems))
+    text = [f"{len(problems)} gate(s) failed; those days are not published: " + " | ".join(problems)] if problems else []
+    if failed_tasks:
+        text.append(f"task(s) of this run failed or could not run after a failure: {', '.join(failed_tasks)} (see their logs)")
+    if text:
+        raise gate.QualityFailed("; ".join(text))
     log.info("quality: every gate passed for %s", ", ".join(days) or "no day")

@@ -43,6 +43,11 @@ def _version(client, name: str, version: str):
         raise PromotionError(f"model {name} version {version} is not in the registry at {tracking.tracking_uri()}: {exc}") from exc
 
 
+def decision_of(name: str, version: str) -> str | None:
+    """What the gate decided about a version ("promoted" or "refused"), or None before a decision."""
+    return _version(tracking.client(), name, version).tags.get(TAG + "decision")
+
+
 def score(name: str, version: str, holdout, threshold: float) -> tuple[dict, dict]:
     """Holdout metrics and slice ROC AUC of a registered version, loaded through pyfunc as serving would."""
     import mlflow

@@ -1,10 +1,16 @@
-"""A landing zone (folder or bucket) where upstream systems drop CSV or Parquet files."""
+"""A landing zone (folder or bucket) where upstream systems drop CSV or Parquet files.
+
+A day a managed converter turned into Parquet (`_converted/<table>/dt=<day>/`, the Glue job of the
+aws profile) is read from there; the dropped files stay as they came."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from contrail.sources.base import FlightsSource, SourceError
+
+
+CONVERTED = "_converted"
 
 
 class LandingSource(FlightsSource):
@@ -19,7 +25,8 @@ class LandingSource(FlightsSource):
     def _read_folder(self, relative: str, table: str):
         import pandas as pd
 
-        folder = self.root / relative
+        converted = self.root / CONVERTED / relative
+        folder = converted if converted.exists() else self.root / relative
         fs = folder.fs
         files = sorted(p for p in fs.find(folder.path) if p.endswith((".csv", ".csv.gz", ".csv.zip", ".parquet")))
         if not files:

@@ -10,27 +10,25 @@ import contextlib
 import fcntl
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from contrail import processes
 from contrail.config import PROJECT_ROOT
+from contrail.spark.conf import JOB_CONF
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 SERVER_CONF = {
+    **JOB_CONF,
     "spark.connect.grpc.binding.address": "127.0.0.1",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.shuffle.partitions": "4",
-    # partition folders dt=YYYY-MM-DD read back as text, the same as they were written
-    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
     # no .crc side files and no _SUCCESS markers in the lake (dynamic overwrite writes none anyway)
     "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
     "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
-    "spark.executorEnv.OMP_WAIT_POLICY": "PASSIVE",
 }
 
 
@@ -110,31 +108,7 @@ def stop_server(wait: float = 30.0) -> bool:
         return False
     pid = int(pid_file.read_text())
     pid_file.unlink()
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.2)
-    os.killpg(pid, signal.SIGKILL)
-    _alive(pid)
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:  # reap it if this process started it, or it lingers as a zombie
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return processes.stop(pid, wait)
 
 
 def session():

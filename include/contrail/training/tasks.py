@@ -8,6 +8,7 @@ from contrail.training import window
 from contrail.training.model import model_name  # noqa: F401  (the DAG's tasks read it at run time)
 
 log = logging.getLogger(__name__)
+JOBS = "training/jobs"  # each training job's spec, lineage and (local profile) output, in the lake
 MIN_NEW_DAYS = 7  # a scheduled run retrains once the lake holds this many days newer than the last model's window
 
 
@@ -49,8 +50,39 @@ def resolve_window(params: dict, model_name: str) -> dict:
     return split.as_dict()
 
 
-def train(split: dict, params: dict, model_name: str) -> dict:
-    from contrail.training import run
+def plan(split: dict, params: dict, dag_run, impl) -> dict:
+    """The train step's plan: the job's name (from the run and its window), its spec and the window's
+    lineage written beside its output in the lake, and the platform's requests for the job."""
+    import json
 
-    return run.train(window.Split(**split), model_name=model_name, tune=bool(params.get("tune")),
-                     n_trials=int(params.get("n_trials") or 20), timeout_s=60 * float(params.get("timeout_minutes") or 10))
+    from contrail import storage
+    from contrail.platforms import naming
+    from contrail.training import job
+
+    days = window.Split(**split).days
+    tune = bool(params.get("tune"))
+    names = naming.Names.of(dag_run, "train", days)
+    # SageMaker allows 63 characters for a training job's name and 32 for a tuning job's
+    job_name = names.resource("tune" if tune else "", max_len=32 if tune else 63)
+    spec = job.spec(split, tune=tune, n_trials=int(params.get("n_trials") or 20),
+                    timeout_s=60 * float(params.get("timeout_minutes") or 10))
+    folder = storage.location(f"{JOBS}/{job_name}")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "spec.json").write_text(json.dumps(spec, indent=1))
+    (folder / "lineage.json").write_text(json.dumps(window.lineage(days)))
+    planned = impl.plan_training(spec, names, job_name)
+    planned["register"] = {"model": model_name(), "lineage": f"{JOBS}/{job_name}/lineage.json", "output": planned.pop("output"),
+                           "job": {"name": job_name, "platform": impl.NAME, "cost_usd": planned["cost"]["usd"]}}
+    return planned
+
+
+def register(request: dict, impl) -> dict:
+    """Register the job's output (wherever the platform keeps it) with the lineage taken when it was planned."""
+    import json
+
+    from contrail import storage
+    from contrail.training import register as registration
+
+    lineage = json.loads(storage.location(request["lineage"]).read_text())
+    with impl.job_output(request["output"]) as folder:
+        return registration.register(folder, request["model"], lineage, request["job"])
