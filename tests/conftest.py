@@ -101,7 +101,7 @@ def unpaused(dagbag):
 def s3_endpoint():
     import emulators
 
-    with emulators.moto_s3() as url:
+    with emulators.moto_server() as url:
         yield url
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -40,12 +39,51 @@ def serving(argv: list[str], port: int, name: str, timeout: float = 30):
         proc.wait(10)
 
 
+class CallLog:
+    """WSGI middleware in front of moto: the `service:Action` of every request an Airflow hook sent (their
+    User-Agent names Airflow), for checking the deployment's IAM policy against what the code really calls."""
+
+    def __init__(self, app):
+        self.app, self.calls = app, set()
+
+    def __call__(self, environ, start_response):
+        import io
+        import re
+        from urllib.parse import parse_qs
+
+        if "Airflow" in environ.get("HTTP_USER_AGENT", ""):
+            scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+            action = (environ.get("HTTP_X_AMZ_TARGET") or "").rpartition(".")[2]
+            if not action and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+                body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                environ["wsgi.input"] = io.BytesIO(body)
+                action = (parse_qs(body.decode(errors="replace")).get("Action") or [""])[0]
+            if scope and action:
+                self.calls.add(f"{scope.group(1)}:{action}")
+        return self.app(environ, start_response)
+
+
+CALLS = CallLog(None)
+
+
 @contextlib.contextmanager
-def moto_s3():
-    """A moto server; yields its endpoint URL."""
-    port = free_port()
-    with serving([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], port, "moto server"):
-        yield f"http://127.0.0.1:{port}"
+def moto_server():
+    """A moto server in this process (so a test can move an EMR step or a SageMaker job on, as the cloud
+    would); every AWS call still goes over HTTP to it. Yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    CALLS.app = server._server.app  # werkzeug reads the app per request: wrap it to record the calls
+    server._server.app = CALLS
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
 
 
 @contextlib.contextmanager

@@ -14,8 +14,8 @@ import os
 
 from contrail.config import ConfigError
 
-PLATFORMS = {"local": "contrail.platforms.local"}
-PLANNED = {"aws": "EMR, SageMaker", "gcp": "Dataproc, Vertex AI", "azure": "HDInsight through Livy, Azure ML"}
+PLATFORMS = {"local": "contrail.platforms.local", "aws": "contrail.platforms.aws"}
+PLANNED = {"gcp": "Dataproc, Vertex AI", "azure": "HDInsight through Livy, Azure ML"}
 
 
 def active_name() -> str:
