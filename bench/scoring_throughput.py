@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 
 import _env
@@ -69,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     state = _env.private_env("contrail-bench-scoring-")
     report = _env.Report("scoring_throughput")
     report.header("Batch scoring: Spark job (spark_udf) against predict_proba in memory")
-    from contrail import platforms, storage
+    from contrail import storage
+    from contrail.platforms import local
     from contrail.registry import tracking
     from contrail.spark import connect
     from contrail.training import model, run, window
@@ -92,12 +94,12 @@ def main(argv: list[str] | None = None) -> int:
                 for day in batch:
                     storage.write_parquet_atomically(frame[frame["dt"] == day].drop(columns=["dt"]),
                                                      storage.location(f"{relative}/features/dt={day}"))
+                plan = json.dumps({candidate["version"]: {"days": batch, "threshold": 0.5}})
                 argv = ["--features", storage.spark_uri(f"{relative}/features"), "--predictions",
-                        storage.spark_uri(f"{relative}/predictions"), "--model-uri", f"models:/bench_delay/{candidate['version']}",
-                        "--model-name", "bench_delay", "--model-version", candidate["version"], "--threshold", "0.5",
-                        "--tracking-uri", tracking.tracking_uri(), "--dates", ",".join(batch)]
-                platforms.run_spark_job("score_features", argv)  # warm-up: the workers load the model once
-                spark_s, _ = _env.timed(lambda: platforms.run_spark_job("score_features", argv), args.runs)
+                        storage.spark_uri(f"{relative}/predictions"), "--model-name", "bench_delay", "--plan", plan,
+                        "--tracking-uri", tracking.tracking_uri()]
+                local.run_argv("score_features", argv)  # warm-up: the workers load the model once
+                spark_s, _ = _env.timed(lambda: local.run_argv("score_features", argv), args.runs)
                 inputs = model.inputs(frame)
                 memory_s, _ = _env.timed(lambda: pipeline.predict_proba(inputs), args.runs)
                 rows_out.append([f"SF{factor}", label, len(frame), f"{len(frame) / spark_s:,.0f}", f"{spark_s:.2f} s",
