@@ -12,8 +12,6 @@ from __future__ import annotations
 import importlib
 import os
 
-from contrail.config import ConfigError
-
 PLATFORMS = {"local": "contrail.platforms.local", "aws": "contrail.platforms.aws"}
 PLANNED = {"gcp": "Dataproc, Vertex AI", "azure": "HDInsight through Livy, Azure ML"}
 
@@ -27,6 +25,8 @@ def module(name: str | None = None):
     """The platform module of `name` (default: the active profile)."""
     name = name or active_name()
     if name not in PLATFORMS:
+        from contrail.config import ConfigError
+
         if name in PLANNED:
             raise ConfigError(f"CONTRAIL_PROFILE={name}: its platform ({PLANNED[name]}) is not built yet; "
                               f"built: {', '.join(PLATFORMS)}")

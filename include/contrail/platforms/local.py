@@ -13,8 +13,6 @@ import importlib
 import logging
 from pathlib import Path
 
-from contrail.platforms import cost
-
 NAME = "local"
 log = logging.getLogger(__name__)
 
@@ -62,6 +60,8 @@ def run_job(job: str, days: list[str], params: dict | None = None):
 
 
 def plan_spark(job: str, argv: list[str], names) -> dict:
+    from contrail.platforms import cost
+
     return {"start_cluster": {}, "submit_job": {"job": job, "argv": argv}, "await_job": {}, "stop_cluster": {},
             "cost": cost.free("the local Spark server")}
 
@@ -93,6 +93,8 @@ def spark_session():
 # ---- training ----------------------------------------------------------------------------------
 
 def plan_training(spec: dict, names, job_name: str) -> dict:
+    from contrail.platforms import cost
+
     output = f"training/jobs/{job_name}/output"
     request = {"spec": spec, "output": output}
     tune = spec["tune"]
@@ -137,6 +139,8 @@ def job_output(output: dict):
 # ---- registry mirror ---------------------------------------------------------------------------
 
 def plan_mirror(candidate: dict, decision: str | None, names) -> dict:
+    from contrail.platforms import cost
+
     return {"register_version": "MLflow is the only registry on the local platform: nothing to mirror",
             "cost": cost.free("the registry mirror")}
 
@@ -148,7 +152,7 @@ def mirror_operators(plan) -> dict:
 # ---- online serving ----------------------------------------------------------------------------
 
 def plan_serving(model: str, version: str, names) -> dict:
-    from contrail.platforms import local_serving
+    from contrail.platforms import cost, local_serving
 
     request = {"model": model, "version": version, "port": local_serving.port()}
     return {"deploy_endpoint": request, "await_endpoint": request, "endpoint": request,

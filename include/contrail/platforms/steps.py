@@ -14,7 +14,7 @@ task after a step reads what the job wrote there, the same on every profile.
 
 from __future__ import annotations
 
-from airflow.sdk import TaskGroup, chain, task
+from airflow.sdk import TaskGroup, XComArg, chain, task
 
 from contrail import platforms
 
@@ -29,6 +29,15 @@ def _slots(made: dict, names: tuple[str, ...], impl) -> list:
     if missing:
         raise TypeError(f"platform {impl.NAME} built no operator for slot(s) {', '.join(missing)}")
     return [made[n] for n in names]
+
+
+def _read_plan(plan, slots: list) -> None:
+    """Every slot reads the plan: give the edge to those whose operator takes no XCom of it (EmptyOperators),
+    in one call (each dependency call hashes the DAG, and with it the assets of its schedule)."""
+    operators = [s.operator if isinstance(s, XComArg) else s for s in slots]  # a @task's call: its operator's XComArg
+    missing = [op for op in operators if plan.operator.task_id not in op.upstream_task_ids]
+    if missing:
+        plan.operator.set_downstream(missing)
 
 
 def checked(plan: dict, what: str) -> dict:
@@ -80,7 +89,7 @@ def spark_step(job: str, days):
     with TaskGroup(group_id=job, tooltip=f"spark_jobs/{job}.py on the {impl.NAME} platform") as group:
         plan = plan_job(days)
         start, submit, wait, stop = _slots(impl.spark_operators(job, plan), SPARK_SLOTS, impl)
-        plan >> [start, submit, wait, stop]  # every slot reads the plan, whether or not its operator says so
+        _read_plan(plan, [start, submit, wait, stop])
         chain(start, submit, wait, stop)
         stop.as_teardown(setups=start)
     return group
@@ -107,11 +116,11 @@ def training_step(split):
         plan = plan_training(split)
         slots = _slots(impl.training_operators(plan), TRAINING_SLOTS, impl)
         submit_training, await_training, submit_tuning, await_tuning = slots
-        plan >> slots
-        chain(submit_training, await_training)
-        chain(submit_tuning, await_tuning)
+        _read_plan(plan, slots)
+        submit_training >> await_training
+        submit_tuning >> await_tuning
         candidate = register(plan["register"])
-        chain([await_training, await_tuning], candidate)
+        candidate.operator.set_upstream([await_training, await_tuning])
     return candidate
 
 
@@ -133,7 +142,7 @@ def mirror_step(candidate, decided):
         plan = plan_mirror(candidate)
         decided >> plan
         (register_version,) = _slots(impl.mirror_operators(plan), MIRROR_SLOTS, impl)
-        plan >> register_version
+        _read_plan(plan, [register_version])
 
 
 def serving_step():
@@ -155,7 +164,7 @@ def serving_step():
     with TaskGroup(group_id="serve", tooltip=f"the champion's endpoint on the {impl.NAME} platform"):
         plan = plan_serving()
         deploy, wait = _slots(impl.serving_operators(plan), SERVING_SLOTS, impl)
-        plan >> [deploy, wait]
+        _read_plan(plan, [deploy, wait])
         chain(deploy, wait, smoke_test(plan["smoke"]))
 
 
