@@ -30,7 +30,7 @@ def contrail_inference():
        quality and are newer than its predictions; by hand, params `start`/`end` (each must have
        passed quality).
     2. **score_features** (the profile's Spark: locally the Spark Connect server, on AWS an EMR
-       step): `spark_jobs/score_features.py` (`mlflow.pyfunc.spark_udf`, Arrow batches) writes
+       step, or SageMaker batch transform with `CONTRAIL_SCORING_ENGINE=batch`): `spark_jobs/score_features.py` (`mlflow.pyfunc.spark_udf`, Arrow batches) writes
        `predictions/dt=YYYY-MM-DD/` by dynamic partition overwrite, every row naming `model_name`
        and `model_version`. Its `plan` says which model scores which day: the one recorded in
        `scoring/dt=…/model.json` when the day has one (a re-run reproduces the nightly result)
@@ -49,8 +49,11 @@ def contrail_inference():
 
     @task(outlets=[PREDICTIONS])
     def record_scores(days: list[str], *, outlet_events, ti) -> dict:
-        from contrail import scoring
+        from contrail import platforms, scoring
 
+        collect = ti.xcom_pull(task_ids="score_features.plan", key="collect")
+        if collect:  # a managed batch scorer answered into files: make them the days' predictions first
+            platforms.module().collect_scores(collect)
         result = scoring.record(days)
         cost = ti.xcom_pull(task_ids="score_features.plan", key="cost") or {}
         outlet_events[PREDICTIONS].extra = {"days": sorted(result), "scored": result, "cost_usd": cost.get("usd")}

@@ -128,8 +128,16 @@ class Twin:
             twin._play_glue(backend.get_job(name), arguments or {})
             return original_glue(backend, name, arguments, *args, **kwargs)
 
+        original_transform = SageMakerModelBackend.create_transform_job
+
+        def create_transform_job(backend, *args, **kwargs):
+            job = original_transform(backend, *args, **kwargs)
+            twin._play_transform(backend, job)
+            return job
+
         SageMakerModelBackend.create_training_job = create_training_job
         SageMakerModelBackend.create_hyper_parameter_tuning_job = create_tuning_job
+        SageMakerModelBackend.create_transform_job = create_transform_job
         GlueBackend.start_job_run = start_job_run
         EMRServerlessBackend.start_job_run = start_serverless_job
         # moto lives for the session: what earlier tests left is not this twin's to play
@@ -142,6 +150,7 @@ class Twin:
             self._thread.join(60)
             SageMakerModelBackend.create_training_job = original
             SageMakerModelBackend.create_hyper_parameter_tuning_job = original_tuning
+            SageMakerModelBackend.create_transform_job = original_transform
             GlueBackend.start_job_run = original_glue
             EMRServerlessBackend.start_job_run = original_serverless
 
@@ -309,6 +318,30 @@ class Twin:
                                     "FinalHyperParameterTuningJobObjectiveMetric": {
                                         "Type": "Maximize", "MetricName": "validation:roc_auc", "Value": best[0]}}
         tuning.hyper_parameter_tuning_job_status = "Completed"
+
+    def _play_transform(self, backend, job) -> None:
+        """The MLflow serving container over each input file: its model archive loaded as pyfunc, one JSON answer a file."""
+        import mlflow
+
+        s3 = self.client("s3")
+        model = backend.describe_model(job.model_name)
+        bucket, _, key = model.primary_container["ModelDataUrl"][5:].partition("/")
+        source = job.transform_input["DataSource"]["S3DataSource"]["S3Uri"][5:]
+        out_bucket, _, out_prefix = job.transform_output["S3OutputPath"][5:].partition("/")
+        with tempfile.TemporaryDirectory(prefix="twin-transform-") as tmp:
+            with tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
+                tar.extractall(Path(tmp) / "model", filter="data")
+            loaded = mlflow.pyfunc.load_model(str(Path(tmp) / "model"))
+            in_bucket, _, in_prefix = source.partition("/")
+            for obj in s3.list_objects_v2(Bucket=in_bucket, Prefix=in_prefix).get("Contents", []):
+                import pandas as pd
+
+                frame = pd.read_csv(io.BytesIO(s3.get_object(Bucket=in_bucket, Key=obj["Key"])["Body"].read()))
+                answer = loaded.predict(frame)
+                answer = answer.tolist() if hasattr(answer, "tolist") else list(answer)
+                name = obj["Key"].rsplit("/", 1)[-1]
+                s3.put_object(Bucket=out_bucket, Key=f"{out_prefix.rstrip('/')}/{name}.out",
+                              Body=json.dumps({"predictions": answer}).encode())
 
     # ---- Glue --------------------------------------------------------------------------------
 

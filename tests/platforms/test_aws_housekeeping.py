@@ -91,6 +91,7 @@ def test_an_orphaned_training_job_is_stopped_with_exactly_this_request(aws, monk
             stub.add_response("stop_training_job", {}, {"TrainingJobName": "contrail-train-x"})
             stub.add_response("list_hyper_parameter_tuning_jobs", {"HyperParameterTuningJobSummaries": []},
                               {"StatusEquals": "InProgress", "MaxResults": 100})
+            stub.add_response("list_transform_jobs", {"TransformJobSummaries": []}, {"StatusEquals": "InProgress", "MaxResults": 100})
             stub.activate()
             stubs[service] = stub
         return made

@@ -209,3 +209,35 @@ def sagemaker_exists(aws, endpoint: str) -> bool:
         return True
     except aws.client("sagemaker").exceptions.ClientError:
         return False
+
+
+def test_scoring_can_be_a_sagemaker_batch_transform_whose_answers_become_the_predictions(aws, trained, monkeypatch):
+    """CONTRAIL_SCORING_ENGINE=batch: the same slots, SageMaker's operators; the twin serves the real model archive."""
+    import os
+
+    import mlflow
+    from airflow.dag_processing.dagbag import DagBag
+
+    from contrail import scoring
+    from contrail.training import model, window
+
+    monkeypatch.setenv("CONTRAIL_SCORING_ENGINE", "batch")
+    dag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).get_dag("contrail_inference")
+    for task in dag.tasks:
+        task.retries = 0
+    assert dag.get_task("score_features.submit_job").operator_name == "SageMakerTransformOperator"
+    day = WINDOW[1]
+    run = dag.test(run_conf={"start": day, "end": day, "use_current_champion": True})
+    assert run.state == "success", states(run)
+    version = str(champion().version)
+    predictions = storage.read_parquet(storage.location(f"predictions/dt={day}"))
+    features = window.load([day])
+    expected = mlflow.sklearn.load_model(f"models:/{MODEL}/{version}").predict_proba(model.inputs(features))[:, 1]
+    assert predictions["probability"].to_numpy() == pytest.approx(expected, abs=1e-9)  # row for row, in the features' order
+    assert set(predictions["model_version"]) == {version} and scoring.read_manifest(day)["model_version"] == version
+    sm = aws.client("sagemaker")
+    (job,) = [j for j in sm.list_transform_jobs()["TransformJobSummaries"]]
+    described = sm.describe_transform_job(TransformJobName=job["TransformJobName"])
+    assert described["TransformInput"]["ContentType"] == "text/csv" and described["TransformInput"]["SplitType"] == "None"
+    with pytest.raises(sm.exceptions.ClientError):  # the teardown removed the run's model
+        sm.describe_model(ModelName=described["ModelName"])

@@ -8,7 +8,8 @@ by equality), and the rest read results back or do small cloud calls.
 
 A plan is a dict holding one entry per slot: the slot's request (a dict of the operator's
 arguments), or a string saying why this run leaves the slot out (the slot then skips with it),
-plus `cost`, the estimate the budget guard checked.
+plus `cost`, the estimate the budget guard checked, and for a Spark step `collect`: None, or what the
+task after the step must turn into the lake's partitions first (a managed batch scorer's answers).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Platform(Protocol):
     def spark_operators(self, job: str, plan: Any) -> dict[str, Any]: ...
     def plan_spark(self, job: str, argv: list[str], names: Names) -> dict: ...
     def spark_session(self): ...  # Spark inside a task: the quality engine on large days
+    def collect_scores(self, collect: dict) -> None: ...  # a managed batch scorer's answers into predictions/
 
     # training and tuning: slots submit_training, await_training, submit_tuning, await_tuning
     def training_operators(self, plan: Any) -> dict[str, Any]: ...

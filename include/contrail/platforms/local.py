@@ -84,6 +84,10 @@ def spark_operators(job: str, plan) -> dict:
             "stop_cluster": _empty("stop_cluster", "The local Spark server stays up for the next task (`make stop` stops it).")}
 
 
+def collect_scores(collect: dict) -> None:
+    raise NotImplementedError("the local score job writes its predictions itself: its plan has nothing to collect")
+
+
 def spark_session():
     from contrail.spark import connect
 

@@ -83,8 +83,8 @@ def spark_step(job: str, days):
         except NoChampion as exc:
             raise AirflowSkipException(str(exc)) from None
         names = naming.Names.of(dag_run, job, days)
-        what = f"spark_jobs/{job}.py over {len(days)} day(s) {names.span}"
-        return checked({"days": days, **failing_fast(impl.plan_spark, job, argv, names)}, what)
+        what = f"{job} over {len(days)} day(s) {names.span}"
+        return checked({"days": days, "collect": None, **failing_fast(impl.plan_spark, job, argv, names)}, what)
 
     with TaskGroup(group_id=job, tooltip=f"spark_jobs/{job}.py on the {impl.NAME} platform") as group:
         plan = plan_job(days)

@@ -37,11 +37,21 @@ def _mode() -> str:
 
 # ---- Spark jobs on EMR -------------------------------------------------------------------------
 
+def _batch_scoring(job: str) -> bool:
+    """Scoring by SageMaker batch transform (CONTRAIL_SCORING_ENGINE=batch) instead of the EMR job."""
+    return job == "score_features" and aws_settings.load().get("scoring_engine") == "batch"
+
+
 def plan_spark(job: str, argv: list[str], names) -> dict:
     from contrail.platforms import cost
     from contrail.platforms.aws import account, emr
 
     s = aws_settings.load()
+    s.choice("scoring_engine", aws_settings.SCORING_ENGINES)
+    if _batch_scoring(job):
+        from contrail.platforms.aws import batch
+
+        return batch.plan(argv, names)
     mode = s.choice("emr_mode", aws_settings.EMR_MODES)
     conn = account.connection(s)
     account.require_bucket(s.need("code_uri"), "CONTRAIL_AWS_CODE_URI", conn)
@@ -75,6 +85,10 @@ def plan_spark(job: str, argv: list[str], names) -> dict:
 def spark_operators(job: str, plan) -> dict:
     from airflow.sdk import task
 
+    if _batch_scoring(job):
+        from contrail.platforms.aws import batch
+
+        return batch.operators(plan, _cloud)
     mode = _mode()
     if mode == "cluster":
         start = _cloud("start_cluster", "operators.emr.EmrCreateJobFlowOperator", plan["start_cluster"],
@@ -112,6 +126,13 @@ def spark_operators(job: str, plan) -> dict:
         wait = _cloud("await_job", "sensors.emr.EmrStepSensor", plan["await_job"],
                       explain=f"{HERE}.emr:explain_step", console=f"{HERE}.emr:console_cluster")
     return {"start_cluster": start, "submit_job": submit, "await_job": wait, "stop_cluster": stop}
+
+
+def collect_scores(collect: dict) -> None:
+    """Batch transform's answers into predictions partitions (the EMR job writes its own)."""
+    from contrail.platforms.aws import batch
+
+    batch.collect(collect)
 
 
 def spark_session():

@@ -1,5 +1,5 @@
 """Housekeeping on AWS: lifecycle rules that move old raw data to archive storage, and the reaper that
-stops what ended runs left running (clusters, training and tuning jobs, serverless job runs)."""
+stops what ended runs left running (clusters, training, tuning and transform jobs, serverless job runs)."""
 
 from __future__ import annotations
 
@@ -83,6 +83,11 @@ def reap(s: Settings, run_state) -> list[str]:
         if why := has_ended(run_state, tags):
             sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=job["HyperParameterTuningJobName"])
             stopped.append(f"SageMaker tuning job {job['HyperParameterTuningJobName']}: {why}")
+    for job in sm.list_transform_jobs(StatusEquals="InProgress", MaxResults=100)["TransformJobSummaries"]:
+        tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=job["TransformJobArn"])["Tags"]}
+        if why := has_ended(run_state, tags):
+            sm.stop_transform_job(TransformJobName=job["TransformJobName"])
+            stopped.append(f"SageMaker transform job {job['TransformJobName']}: {why}")
     if s.get("emr_application_id"):
         serverless = account.client(conn, "emr-serverless")
         app = s.get("emr_application_id")

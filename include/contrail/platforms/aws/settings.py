@@ -5,6 +5,7 @@ from __future__ import annotations
 from contrail.platforms.settings import Setting, Settings
 
 EMR_MODES = ("cluster", "existing", "serverless")
+SCORING_ENGINES = ("spark", "batch")
 CONVERTERS = ("none", "glue")
 
 TABLE = (
@@ -53,6 +54,10 @@ TABLE = (
     Setting("package_group", "CONTRAIL_SAGEMAKER_PACKAGE_GROUP", None, "the model package group (default: the model's name)"),
     Setting("endpoint_instance_type", "CONTRAIL_SAGEMAKER_ENDPOINT_TYPE", "ml.m5.large", "the endpoint's instance type"),
     Setting("endpoint_instance_count", "CONTRAIL_SAGEMAKER_ENDPOINT_COUNT", "1", "the endpoint's instances"),
+    Setting("scoring_engine", "CONTRAIL_SCORING_ENGINE", "spark",
+            "spark (the score job on EMR) or batch (SageMaker batch transform of one model version a run)"),
+    Setting("transform_instance_type", "CONTRAIL_SAGEMAKER_TRANSFORM_TYPE", "ml.m5.xlarge", "batch transform's instance type"),
+    Setting("transform_instance_count", "CONTRAIL_SAGEMAKER_TRANSFORM_COUNT", "1", "batch transform's instances"),
     Setting("landing_converter", "CONTRAIL_LANDING_CONVERTER", "none", "none, or glue: a Glue job turns CSV drops into Parquet"),
     Setting("glue_job", "CONTRAIL_GLUE_JOB", "contrail-convert-drops", "the Glue job the deploy command created"),
     Setting("raw_archive_days", "CONTRAIL_RAW_ARCHIVE_DAYS", "90", "raw/ objects move to Glacier Instant Retrieval after this many days"),
