@@ -1,8 +1,8 @@
 """What the benchmarks share: a private Contrail/Airflow environment, timing and reporting.
 
 Call `private_env()` before anything imports airflow: Airflow reads its configuration once, at
-import. The environment mirrors tests/conftest.py (contrail.env with a private AIRFLOW_HOME, SQLite
-database, data root and Spark Connect port) so a benchmark never touches a developer's deployment.
+import. The environment is the tests' (`localenv.private`: contrail.env with a private AIRFLOW_HOME,
+embedded PostgreSQL, data root and Spark Connect port) so a benchmark never touches a developer's deployment.
 """
 
 from __future__ import annotations
@@ -29,27 +29,19 @@ HEAVY_MODULES = ("pandas", "pyspark", "mlflow", "great_expectations", "boto3", "
 
 
 def private_env(prefix: str, **overrides: str) -> Path:
-    """Create a temp state dir and point contrail.env's variables at it; return the dir."""
+    """Create a temp state dir with its own deployment (localenv.private); return the dir."""
     from contrail import localenv
 
     state = Path(tempfile.mkdtemp(prefix=prefix))
-    localenv.apply(
-        environ={},  # never inherit a developer's running deployment (same as tests/conftest.py)
-        CONTRAIL_STATE_DIR=str(state),
-        CONTRAIL_DATA_ROOT=str(state / "data"),
-        AIRFLOW_HOME=str(state / "airflow"),
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{state}/airflow/airflow.db",
-        CONTRAIL_SPARK_CONNECT_PORT=SPARK_PORT,
-        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="18795",
-        AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="18796",
-        MLFLOW_TRACKING_URI=f"sqlite:///{state}/data/mlflow/mlflow.db",
-        **overrides,
-    )
-    (state / "airflow").mkdir(parents=True, exist_ok=True)
+    localenv.private(state, CONTRAIL_SPARK_CONNECT_PORT=SPARK_PORT, AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="18795",
+                     AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="18796", **overrides)
     return state
 
 
 def remove(state: Path) -> None:
+    from contrail import postgres
+
+    postgres.stop(state / "postgres")
     shutil.rmtree(state, ignore_errors=True)
 
 

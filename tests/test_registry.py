@@ -1,4 +1,5 @@
-"""Promotion, refusal and rollback against a real MLflow store: SQLite, and the server on PostgreSQL."""
+"""Promotion, refusal and rollback against real MLflow stores: the embedded PostgreSQL database (the local
+default), the MLflow server on PostgreSQL (production), and the SQLite fallback."""
 
 from __future__ import annotations
 
@@ -36,10 +37,16 @@ def server(tmp_path_factory):
         yield uri, lock_url
 
 
-@pytest.fixture(params=["sqlite", "server"])
-def backend(request, monkeypatch):
-    """Each test once on the SQLite store and once on the MLflow server (PostgreSQL backend, advisory lock)."""
-    if request.param == "server":
+@pytest.fixture(params=["database", "server", "sqlite"])
+def backend(request, monkeypatch, tmp_path_factory):
+    """Each test on the PostgreSQL database store (advisory lock on it), the MLflow server (PostgreSQL backend,
+    advisory lock on CONTRAIL_PROMOTION_LOCK_URL) and a SQLite file (file lock)."""
+    if request.param == "sqlite":
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/mlflow.db")
+        monkeypatch.delenv("CONTRAIL_PROMOTION_LOCK_URL")
+    elif request.param == "database":
+        monkeypatch.delenv("CONTRAIL_PROMOTION_LOCK_URL")  # the store is its own lock database
+    elif request.param == "server":
         uri, lock_url = request.getfixturevalue("server")
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
         monkeypatch.setenv("CONTRAIL_PROMOTION_LOCK_URL", lock_url)
@@ -149,6 +156,12 @@ def test_an_unreachable_tracking_server_is_a_clear_error_before_any_training(win
         run.train(windows["full"], model_name="never")
     with pytest.raises(tracking.TrackingUnavailable, match="unreachable"):
         promotion.promote("never", "1")
+
+
+def test_an_unreachable_database_store_is_a_clear_error_naming_how_to_start_it(windows, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"postgresql+psycopg2://postgres@/mlflow?host={tmp_path}")
+    with pytest.raises(tracking.TrackingUnavailable, match=r"unreachable.*python -m contrail.postgres start"):
+        run.train(windows["full"], model_name="never")
 
 
 def test_a_server_store_without_a_lock_database_refuses_to_promote(monkeypatch, server):

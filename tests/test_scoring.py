@@ -1,4 +1,4 @@
-"""Batch scoring through the Spark job with a real registered model (SQLite MLflow store, local Spark Connect)."""
+"""Batch scoring through the Spark job with a real registered model (MLflow on the PostgreSQL store, local Spark Connect)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Training windows, bad windows, and what a training run leaves in MLflow (SQLite store)."""
+"""Training windows, bad windows, and what a training run leaves in MLflow (the PostgreSQL database store)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """`make run`: the local pipeline over a range of 2013 days, through a real Airflow deployment.
 
-Starts the Spark Connect server and Airflow's api-server, scheduler, dag-processor and triggerer
-(LocalExecutor, SQLite), backfills contrail_ingest over the range, lets the data-aware
-contrail_features DAG follow, then training, inference and monitoring (each data-aware), waits for
-every run, prints the outputs and the model, and stops what it started.
+Starts (or reuses) the embedded PostgreSQL, the Spark Connect server and Airflow's api-server,
+scheduler, dag-processor and triggerer (LocalExecutor), backfills contrail_ingest over the range,
+lets the data-aware contrail_features DAG follow, then training, inference and monitoring (each
+data-aware), prints progress every 15 s while it waits for every run, then the outputs and the
+model, and stops the Airflow components (PostgreSQL and Spark stay up for the next run and `make
+ui`; `make stop` stops them).
 """
 
 from __future__ import annotations
@@ -37,14 +39,8 @@ class Deployment:
         self.procs: dict[str, subprocess.Popen] = {}
         self.pidfile = Path(env["CONTRAIL_STATE_DIR"]) / "airflow.pids"
 
-    def cli(self, *args: str, check: bool = True, attempts: int = 5) -> str:
-        """Run an airflow CLI command. SQLite refuses at once a transaction that read and then wants to
-        write while the scheduler writes (no busy wait can help it), so a locked database is retried."""
-        for attempt in range(1, attempts + 1):
-            out = subprocess.run([self.airflow, *args], env=self.env, capture_output=True, text=True)
-            if out.returncode == 0 or "database is locked" not in out.stderr or attempt == attempts:
-                break
-            time.sleep(2 * attempt)
+    def cli(self, *args: str, check: bool = True) -> str:
+        out = subprocess.run([self.airflow, *args], env=self.env, capture_output=True, text=True)
         if check and out.returncode != 0:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{out.stderr[-3000:]}")
         return out.stdout
@@ -99,13 +95,34 @@ def _signal(pid: int, sig: int, group: bool) -> bool:
         return False
 
 
-def wait_for(what: str, ready, deployment: Deployment, timeout: float) -> None:
+def wait_for(what: str, ready, deployment: Deployment, timeout: float, report=None, every: float = 15) -> None:
+    """Poll `ready` until it holds; call `report` (if any) at most `every` seconds apart meanwhile."""
     deadline = time.monotonic() + timeout
+    reported = time.monotonic()
     while not ready():
         deployment.check_alive()
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}; logs in {deployment.logs}")
+        if report is not None and time.monotonic() - reported >= every:
+            report()
+            reported = time.monotonic()
         time.sleep(2)
+
+
+def reporter(days: list[str], since: str, t0: float):
+    """A progress printer for `wait_for`: the range's stages from the lake, the runs by state from Airflow."""
+    from contrail import progress
+
+    started = dt.datetime.fromisoformat(since)
+
+    def report() -> None:
+        runs: dict[str, int] = {}
+        for states in run_states().values():
+            for state, count in states.items():
+                runs[state] = runs.get(state, 0) + count
+        print(progress.line(progress.stage_days(days, started), len(days), runs, time.monotonic() - t0), flush=True)
+
+    return report
 
 
 def dags_parsed() -> bool:
@@ -247,15 +264,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--start", default="2013-05-01")
     parser.add_argument("--end", default="2013-05-14")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the runs")
+    parser.add_argument("--timeout", type=float, help="seconds to wait for the runs (default: 10 min + 1 min a day)")
     parser.add_argument("--ui", action="store_true",
                         help="only start Airflow (UI on 127.0.0.1:8080) and Spark; run until Ctrl-C")
     parser.add_argument("--stop", action="store_true", help="stop what an earlier run left running")
     args = parser.parse_args(argv)
 
     env = {**os.environ, **localenv.apply()}
+    from contrail import postgres
+
     if args.stop:
         print(f"[contrail] stopped {stop_leftovers(env)} Airflow component(s)")
+        if postgres.needed(env):
+            print(f"[contrail] PostgreSQL in {postgres.data_dir(env)} "
+                  f"{'stopped' if postgres.stop(postgres.data_dir(env)) else 'was not running'}")
         return 0
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a killed driver still stops its children
     from contrail.dates import check_in_range, day_range, parse_day
@@ -265,14 +287,20 @@ def main(argv: list[str] | None = None) -> int:
     for day in days:
         check_in_range(day, "--start/--end")
     iso_days = [f"{d}" for d in days]
+    timeout = args.timeout or 600 + 60 * len(days)
     lake = Path(env["CONTRAIL_DATA_ROOT"])
     if connect.is_up(int(env["AIRFLOW__API__PORT"])):
         sys.exit(f"port {env['AIRFLOW__API__PORT']} is busy: stop the other Airflow (make stop) or set AIRFLOW__API__PORT")
 
     t0 = time.monotonic()
+    if postgres.needed(env):
+        print(f"[contrail] PostgreSQL (embedded) in {postgres.start(postgres.data_dir(env))}", flush=True)
     print(f"[contrail] Airflow home {env['AIRFLOW_HOME']}; migrating the metadata database", flush=True)
     deployment = Deployment(env)
     deployment.cli("db", "migrate")
+    from contrail.registry import tracking
+
+    tracking.configure()  # MLflow creates its schema once, here, not in concurrent tasks
     print(f"[contrail] Spark Connect server at {connect.ensure_server()}", flush=True)
     deployment.start()
     if args.ui:
@@ -287,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                        "--to-date", args.end, "--reprocess-behavior", "completed", "--max-active-runs", "4")
         time.sleep(5)
         wait_for("the ingest, feature, training, inference and monitoring runs",
-                 lambda: features_done(sorted({*iso_days, *nightly_days()}), since), deployment, args.timeout)
+                 lambda: features_done(sorted({*iso_days, *nightly_days()}), since), deployment, timeout,
+                 report=reporter(iso_days, since, t0))
         states, nightly = run_states(), [d for d in nightly_days() if d not in iso_days]
     finally:
         deployment.stop()

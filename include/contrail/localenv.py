@@ -13,8 +13,6 @@ from pathlib import Path
 from contrail.config import PROJECT_ROOT
 
 ENV_FILE = PROJECT_ROOT / "contrail.env"
-# Airflow's [database] sql_alchemy_connect_args for the local SQLite metadata database.
-SQLITE_CONNECT_ARGS = {"timeout": 60}
 
 
 def load(path: Path = ENV_FILE, environ: dict | None = None, state: str | None = None) -> dict[str, str]:
@@ -33,10 +31,33 @@ def load(path: Path = ENV_FILE, environ: dict | None = None, state: str | None =
     return values
 
 
-def apply(environ: dict | None = None, **overrides: str) -> dict[str, str]:
+def apply(environ: dict | None = None, state: str | None = None, **overrides: str) -> dict[str, str]:
     """Put the loaded variables (and `overrides`) into os.environ; return what was set."""
-    values = {**load(environ=environ), **overrides}
+    values = {**load(environ=environ, state=state), **overrides}
     os.environ.update(values)
+    return values
+
+
+def private(state: Path, **overrides: str) -> dict[str, str]:
+    """A throwaway deployment in `state` for the tests and benchmarks, applied to os.environ.
+
+    contrail.env with every folder inside `state` (lake, landing zone, Airflow home) and its own
+    embedded PostgreSQL in `state`/postgres, started here and stopped (then `state` removed) when
+    the process exits. It never inherits a developer's environment or running deployment.
+    """
+    import atexit
+    import shutil
+
+    from contrail import postgres
+
+    atexit.register(shutil.rmtree, state, ignore_errors=True)
+    pgdata = postgres.start(state / "postgres")
+    atexit.register(postgres.stop, pgdata)  # runs before the folder goes
+    values = apply(environ={}, state=str(state), CONTRAIL_DATA_ROOT=str(state / "data"),
+                   CONTRAIL_LANDING_URL=str(state / "landing"),
+                   # MLflow's artifacts stay local when a test switches the lake to a cloud profile's bucket
+                   CONTRAIL_MLFLOW_ARTIFACTS=str(state / "data" / "mlflow" / "artifacts"), **overrides)
+    (state / "airflow").mkdir(parents=True, exist_ok=True)
     return values
 
 

@@ -1,8 +1,10 @@
 """The promotion lock: MLflow aliases have no compare-and-set, so read-check-write runs under a lock.
 
+* Everywhere but the SQLite fallback: a PostgreSQL advisory lock (session level, freed if the
+  holder dies) on the database named by CONTRAIL_PROMOTION_LOCK_URL, the MLflow backend database
+  (the embedded server's `mlflow` locally, the server's own in production); a PostgreSQL
+  tracking store needs no setting, it is its own lock database.
 * SQLite tracking store: an exclusive fcntl lock on a file next to the database (same host).
-* MLflow server: a PostgreSQL advisory lock (session level, freed if the holder dies) on the
-  database named by CONTRAIL_PROMOTION_LOCK_URL, typically the server's own backend database.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def promotion_lock(model: str, timeout_s: float = 600):
         with _file_lock(db.parent / f".promote-{model}.lock", timeout_s):
             yield
         return
-    url = os.environ.get("CONTRAIL_PROMOTION_LOCK_URL")
+    url = os.environ.get("CONTRAIL_PROMOTION_LOCK_URL") or (uri if uri.startswith("postgresql") else None)
     if not url:
         raise ConfigError(f"promotion with the MLflow server {uri} needs CONTRAIL_PROMOTION_LOCK_URL, a PostgreSQL URL "
                           "(e.g. the server's backend database) on which promotions take an advisory lock")
@@ -60,7 +62,7 @@ def _file_lock(path, timeout_s: float):
 def _pg_lock(url: str, key: str, timeout_s: float):
     import psycopg2
 
-    url = url.replace("postgresql+psycopg2://", "postgresql://")
+    url = tracking.plain_postgres_url(url)
     try:
         conn = psycopg2.connect(url, connect_timeout=10)
     except psycopg2.OperationalError as exc:

@@ -1,8 +1,9 @@
-"""Where MLflow tracks: MLFLOW_TRACKING_URI if set (an MLflow server), else a SQLite store in the lake.
+"""Where MLflow tracks: MLFLOW_TRACKING_URI, an MLflow server or a database store.
 
-The embedded default keeps `mlflow/mlflow.db` and `mlflow/artifacts/` inside the local data root.
-A server is checked for reachability before anything is trained, so an unreachable server is one
-clear error, not minutes of client retries.
+The embedded default (contrail.env) tracks into the `mlflow` database of the embedded PostgreSQL,
+with the artifacts in `mlflow/artifacts/` of the local data root; with MLFLOW_TRACKING_URI unset,
+a SQLite file `mlflow/mlflow.db` there (a single-process fallback). The store is checked before
+anything is trained, so an unreachable one is one clear error, not minutes of client retries.
 """
 
 from __future__ import annotations
@@ -49,6 +50,15 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         except OSError as exc:
             raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable: {exc}. "
                                       "Start it or point MLFLOW_TRACKING_URI at a running one") from exc
+    elif scheme.startswith("postgresql"):
+        import psycopg2
+
+        try:
+            psycopg2.connect(plain_postgres_url(uri), connect_timeout=max(1, int(timeout_s))).close()
+        except psycopg2.OperationalError as exc:
+            raise TrackingUnavailable(f"MLflow backend store {uri} is unreachable: {' '.join(str(exc).split())} Start it "
+                                      "(the embedded one: python -m contrail.postgres start) or point "
+                                      "MLFLOW_TRACKING_URI at a running one") from exc
     elif scheme == "sqlite":
         path = sqlite_path(uri)
         if path is None or not path.is_absolute():
@@ -58,7 +68,19 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         except OSError as exc:
             raise TrackingUnavailable(f"cannot create the MLflow store folder {path.parent}: {exc}") from exc
     else:
-        raise config.ConfigError(f"MLFLOW_TRACKING_URI {uri!r}: Contrail tracks to sqlite:///... or an http(s) MLflow server")
+        raise config.ConfigError(f"MLFLOW_TRACKING_URI {uri!r}: Contrail tracks to an http(s) MLflow server, "
+                                 "postgresql+psycopg2://... or sqlite:///...")
+
+
+def plain_postgres_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL (postgresql+psycopg2://...) as libpq reads it."""
+    scheme, sep, rest = url.partition("://")
+    return f"postgresql://{rest}" if sep and scheme.startswith("postgresql") else url
+
+
+def database_store(uri: str) -> bool:
+    """Whether MLflow writes this store itself (a database), rather than asking a server."""
+    return urlsplit(uri).scheme not in ("http", "https")
 
 
 def configure(experiment: str = EXPERIMENT) -> str:
@@ -75,16 +97,31 @@ def configure(experiment: str = EXPERIMENT) -> str:
     if found is not None:
         mlflow.set_experiment(experiment)
         return found.experiment_id
-    db = sqlite_path(uri)
-    # with SQLite, artifacts go beside the database (MLflow's default is ./mlruns in the working directory);
+    # with a database store, artifacts go to the lake (MLflow's default is ./mlruns in the working directory);
     # a server chooses its own (proxied) store
-    artifacts = (db.parent / "artifacts").as_uri() if db else None
+    artifacts = artifact_root(uri).as_uri() if database_store(uri) else None
     try:
         experiment_id = mlflow.create_experiment(experiment, artifact_location=artifacts)
     except mlflow.exceptions.MlflowException:  # created meanwhile by a concurrent run
         experiment_id = mlflow.get_experiment_by_name(experiment).experiment_id
     mlflow.set_experiment(experiment)
     return experiment_id
+
+
+def artifact_root(uri: str) -> Path:
+    """Where a database store's artifacts go: beside a SQLite file; else CONTRAIL_MLFLOW_ARTIFACTS, by default
+    `mlflow/artifacts` in the local lake. (An MLflow server keeps its own artifact store.)"""
+    db = sqlite_path(uri)
+    if db is not None:
+        return db.parent / "artifacts"
+    if os.environ.get("CONTRAIL_MLFLOW_ARTIFACTS"):
+        return Path(os.environ["CONTRAIL_MLFLOW_ARTIFACTS"])
+    prof = config.profile()
+    if not prof.data_root.startswith("file://"):
+        raise config.ConfigError(f"MLFLOW_TRACKING_URI {uri!r} is a database store and profile {prof.name!r} has no "
+                                 "local lake for its artifacts: use an MLflow server (http://...) or set "
+                                 "CONTRAIL_MLFLOW_ARTIFACTS to a folder")
+    return Path(urlsplit(prof.data_root).path) / "mlflow" / "artifacts"
 
 
 def client():
