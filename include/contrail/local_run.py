@@ -45,11 +45,13 @@ class Deployment:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{out.stderr[-3000:]}")
         return out.stdout
 
-    def start(self) -> None:
-        for name in COMPONENTS:
+    def start(self, extra: dict[str, list[str]] | None = None) -> None:
+        """Start Airflow's components and the `extra` processes (name -> argv)."""
+        commands = {**{name: [self.airflow, name] for name in COMPONENTS}, **(extra or {})}
+        for name, argv in commands.items():
             log = open(self.logs / f"{name}.log", "ab")
-            self.procs[name] = subprocess.Popen([self.airflow, name], env=self.env, stdout=log,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
+            self.procs[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                                start_new_session=True)
         pids = {"driver": os.getpid(), **{name: p.pid for name, p in self.procs.items()}}
         self.pidfile.write_text("".join(f"{name} {pid}\n" for name, pid in pids.items()))
 
@@ -221,7 +223,7 @@ def model_summary() -> str:
     if history:
         last = history[-1]
         lines.append(f"           last decision: v{last['version']} {last['action']}: {'; '.join(last['reasons'])}")
-    lines.append(f"MLflow:    {tracking.tracking_uri()} (browse: .venv/bin/mlflow ui --backend-store-uri <that URI>)")
+    lines.append(f"MLflow:    {tracking.tracking_uri()} (browse: `make ui`, then {os.environ.get('CONTRAIL_MLFLOW_UI_URL')})")
     return "\n".join(lines)
 
 
@@ -245,10 +247,26 @@ def summary(days: list[str], lake: Path) -> str:
     return "\n".join(lines)
 
 
+def mlflow_ui(env: dict[str, str]) -> dict[str, list[str]]:
+    """`make ui`'s MLflow UI over the tracking store, at CONTRAIL_MLFLOW_UI_URL (none when MLflow is a server)."""
+    from urllib.parse import urlsplit
+
+    from contrail.registry import tracking
+
+    store, url = env.get("MLFLOW_TRACKING_URI", ""), urlsplit(env.get("CONTRAIL_MLFLOW_UI_URL", ""))
+    if not (url.port and tracking.database_store(store)):
+        return {}
+    mlflow = str(Path(sys.executable).parent / "mlflow")
+    return {"mlflow-ui": [mlflow, "server", "--backend-store-uri", store, "--host", url.hostname or "127.0.0.1",
+                          "--port", str(url.port), "--workers", "1"]}
+
+
 def serve(deployment: Deployment, env: dict[str, str]) -> int:
     """Keep the deployment up until Ctrl-C (or SIGTERM), then stop it."""
-    print(f"[contrail] Airflow UI on http://127.0.0.1:{env['AIRFLOW__API__PORT']} (no login, local only); "
-          f"logs in {deployment.logs}. Ctrl-C stops Airflow; `make stop` also stops Spark.", flush=True)
+    mlflow = f"; MLflow UI on {env['CONTRAIL_MLFLOW_UI_URL']}" if "mlflow-ui" in deployment.procs else ""
+    print(f"[contrail] Airflow UI on http://127.0.0.1:{env['AIRFLOW__API__PORT']} (no login, local only){mlflow}; "
+          f"run reports at /contrail/run/<dag>/<run>; logs in {deployment.logs}. Ctrl-C stops Airflow; "
+          "`make stop` also stops PostgreSQL and Spark.", flush=True)
     try:
         while True:
             deployment.check_alive()
@@ -302,11 +320,13 @@ def main(argv: list[str] | None = None) -> int:
 
     tracking.configure()  # MLflow creates its schema once, here, not in concurrent tasks
     print(f"[contrail] Spark Connect server at {connect.ensure_server()}", flush=True)
-    deployment.start()
+    deployment.start(mlflow_ui(env) if args.ui else None)
     if args.ui:
         return serve(deployment, env)
     try:
-        wait_for("the DAGs to be parsed", dags_parsed, deployment, 300)
+        wait_for("the DAGs to be parsed", dags_parsed, deployment, 300,
+                 report=lambda: print(f"[contrail] {time.monotonic() - t0:.0f} s elapsed, waiting for the dag-processor "
+                                      f"to parse the {len(DAG_IDS)} DAGs", flush=True))
         since = dt.datetime.now(dt.timezone.utc).isoformat()
         for dag_id in DAG_IDS:
             deployment.cli("dags", "unpause", dag_id)
@@ -334,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
           f"           drift            {lake}/reports/drift/dt=YYYY-MM-DD/report.html\n"
           f"{model_summary()}\n"
           f"Logs:      {env['AIRFLOW_HOME']}/logs and {deployment.logs}\n"
-          f"Airflow UI: run `make ui`, then open http://127.0.0.1:{env['AIRFLOW__API__PORT']} (`make stop` stops Spark)")
+          f"Airflow UI: run `make ui`, then open http://127.0.0.1:{env['AIRFLOW__API__PORT']}: each run's Contrail report "
+          "tab links its quality and drift reports and MLflow runs (`make stop` stops PostgreSQL and Spark)")
     if failed:
         print(f"[contrail] FAILED runs: {failed}; open the UI to see their logs", file=sys.stderr)
         return 1
