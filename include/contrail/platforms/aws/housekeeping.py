@@ -63,6 +63,15 @@ def has_ended(run_state, tags: dict) -> str | None:
     return f"its run {run[0]}/{run[1]} is {state}" if state in ENDED else None
 
 
+# The SageMaker jobs the reaper stops: list call, its summaries key, the job kind (<kind>Name, <kind>Arn), stop call
+SAGEMAKER_JOBS = (
+    ("list_training_jobs", "TrainingJobSummaries", "TrainingJob", "stop_training_job", "training job"),
+    ("list_hyper_parameter_tuning_jobs", "HyperParameterTuningJobSummaries", "HyperParameterTuningJob",
+     "stop_hyper_parameter_tuning_job", "tuning job"),
+    ("list_transform_jobs", "TransformJobSummaries", "TransformJob", "stop_transform_job", "transform job"),
+)
+
+
 def reap(s: Settings, run_state) -> list[str]:
     conn = account.connection(s)
     emr, sm = account.client(conn, "emr"), account.client(conn, "sagemaker")
@@ -73,21 +82,12 @@ def reap(s: Settings, run_state) -> list[str]:
             if why := has_ended(run_state, tags):
                 emr.terminate_job_flows(JobFlowIds=[cluster["Id"]])
                 stopped.append(f"EMR cluster {cluster['Id']} ({cluster['Name']}): {why}")
-    for job in sm.list_training_jobs(StatusEquals="InProgress", MaxResults=100)["TrainingJobSummaries"]:
-        tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]}
-        if why := has_ended(run_state, tags):
-            sm.stop_training_job(TrainingJobName=job["TrainingJobName"])
-            stopped.append(f"SageMaker training job {job['TrainingJobName']}: {why}")
-    for job in sm.list_hyper_parameter_tuning_jobs(StatusEquals="InProgress", MaxResults=100)["HyperParameterTuningJobSummaries"]:
-        tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=job["HyperParameterTuningJobArn"])["Tags"]}
-        if why := has_ended(run_state, tags):
-            sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=job["HyperParameterTuningJobName"])
-            stopped.append(f"SageMaker tuning job {job['HyperParameterTuningJobName']}: {why}")
-    for job in sm.list_transform_jobs(StatusEquals="InProgress", MaxResults=100)["TransformJobSummaries"]:
-        tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=job["TransformJobArn"])["Tags"]}
-        if why := has_ended(run_state, tags):
-            sm.stop_transform_job(TransformJobName=job["TransformJobName"])
-            stopped.append(f"SageMaker transform job {job['TransformJobName']}: {why}")
+    for lister, summaries, kind, stopper, label in SAGEMAKER_JOBS:
+        for job in getattr(sm, lister)(StatusEquals="InProgress", MaxResults=100)[summaries]:
+            tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=job[f"{kind}Arn"])["Tags"]}
+            if why := has_ended(run_state, tags):
+                getattr(sm, stopper)(**{f"{kind}Name": job[f"{kind}Name"]})
+                stopped.append(f"SageMaker {label} {job[f'{kind}Name']}: {why}")
     if s.get("emr_application_id"):
         serverless = account.client(conn, "emr-serverless")
         app = s.get("emr_application_id")
