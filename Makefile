@@ -5,7 +5,7 @@ PY    := .venv/bin/python
 START ?= 2013-05-01
 END   ?= 2013-05-14
 
-.PHONY: install run test ui stop bench clean
+.PHONY: install run test ui prod stop bench clean
 
 install: .venv/.installed
 
@@ -30,8 +30,13 @@ test: install node_modules/.installed
 ui: install
 	$(PY) -m contrail.local_run --ui
 
+# The production shape of docker-compose.yaml as processes (Celery + Redis, login, MLflow server on S3): until Ctrl-C.
+prod: install
+	$(PY) -m contrail.prod
+
 stop:
 	-$(PY) -m contrail.local_run --stop
+	-$(PY) -m contrail.prod --stop
 	-$(PY) -m contrail.spark.connect stop
 
 bench: install
@@ -41,4 +46,4 @@ bench: install
 	$(PY) bench/scoring_throughput.py
 
 clean: stop
-	rm -rf .contrail data
+	rm -rf .contrail .contrail-prod data

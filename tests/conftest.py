@@ -123,3 +123,14 @@ def s3_lake(s3_endpoint, monkeypatch):
     monkeypatch.setenv("CONTRAIL_AWS_CONN_ID", "lake_s3")
     monkeypatch.setenv("CONTRAIL_DATA_ROOT", f"s3://{bucket}/contrail")
     return client, bucket
+
+
+@pytest.fixture(scope="session")
+def prod_runs(tmp_path_factory):
+    """The production shape (what `make prod` runs: Celery, Redis, login, an MLflow server on S3) with a
+    nightly run and a backfill made through REST, shared by the REST and browser tests; stopped at the end."""
+    import prod_shape
+
+    runs = prod_shape.run(tmp_path_factory.mktemp("prod"))
+    yield runs
+    runs.shape.stop()

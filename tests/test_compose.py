@@ -94,9 +94,15 @@ def resolved(compose) -> dict:
 
 
 def env_of(service: dict) -> dict[str, str]:
+    """A service's environment as its container sees it: its env_file(s), then `environment` on top."""
+    from contrail import localenv
+
     env = service.get("environment") or {}
     assert isinstance(env, dict), "write environment as a mapping, so that the anchors can merge it"
-    return {k: "" if v is None else str(v) for k, v in env.items()}
+    files = {}
+    for name in service.get("env_file") or []:
+        files.update(localenv.load(ROOT / name, environ={}))
+    return {**files, **{k: "" if v is None else str(v) for k, v in env.items()}}
 
 
 # --- the file and its services -----------------------------------------------------------------
@@ -173,25 +179,24 @@ def test_connection_urls_point_at_the_compose_services(resolved):
                 assert host in resolved, f"{key}: {url} names host {host!r}, which is no service"
 
 
-def test_the_dags_run_on_the_aws_profile_against_minio(resolved, services, monkeypatch):
+def test_the_dags_run_on_the_local_profile_with_the_lake_on_a_volume_every_airflow_service_mounts(
+        resolved, services, compose, monkeypatch):
     env = env_of(resolved["airflow-worker"])
-    assert env["CONTRAIL_PROFILE"] == "aws"
-    assert env["CONTRAIL_DATA_ROOT"] == "s3://contrail/lake"
-    conn = json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])
-    assert conn["conn_type"] == "aws"
-    assert conn["extra"]["endpoint_url"] == "http://minio:9000"
-    assert conn["login"] == env_example()["CONTRAIL_S3_ACCESS_KEY"]
-    # The project's own profile resolves to the same root and connection (contrail.config, not airflow).
+    assert env["CONTRAIL_PROFILE"] == "local"
+    lake = env["CONTRAIL_DATA_ROOT"]
+    for name in AIRFLOW_COMPONENTS:  # the api-server too: it serves the run reports from the lake
+        mounts = {m.split(":")[1]: m.split(":")[0] for m in services[name]["volumes"]}
+        assert mounts.get(lake) == "lake" and mounts.get(env["CONTRAIL_LANDING_URL"]) == "landing", name
+    assert {"lake", "landing"} <= set(compose["volumes"])
+    # The project's own profile resolves to that folder (contrail.config, not airflow).
     from contrail import config
 
-    for key in ("CONTRAIL_PROFILE", "CONTRAIL_DATA_ROOT", "CONTRAIL_AWS_CONN_ID"):
-        monkeypatch.setenv(key, env[key]) if key in env else monkeypatch.delenv(key, raising=False)
-    prof = config.profile()
-    assert prof.data_root == "s3://contrail/lake"
-    assert f"AIRFLOW_CONN_{prof.storage_conn_id.upper()}" in env
-    # The bucket is made before any Airflow component starts.
+    for key in ("CONTRAIL_PROFILE", "CONTRAIL_DATA_ROOT"):
+        monkeypatch.setenv(key, env[key])
+    assert config.profile().data_root == f"file://{lake}"
+    # MLflow's bucket is made before any Airflow component starts.
     init = " ".join(services["minio-init"]["command"])
-    assert "local/contrail" in init and "mc mb" in init
+    assert "local/mlflow" in init and "mc mb" in init
 
 
 def test_mlflow_server_uses_postgres_and_proxies_artifacts_to_object_storage(resolved, services):

@@ -121,6 +121,8 @@ def result_of(proc) -> dict:
     return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
 
 
+# the two lock kinds: advisory (on the server's lock database; "database" takes the same lock on its store) and file
+@pytest.mark.parametrize("backend", ["server", "sqlite"], indirect=True)
 def test_a_promotion_waits_for_the_lock_before_reading_the_champion(windows, name):
     fair = run.train(windows["hour"], model_name=name)
     best = run.train(windows["full"], model_name=name)
@@ -132,6 +134,8 @@ def test_a_promotion_waits_for_the_lock_before_reading_the_champion(windows, nam
     assert result_of(proc)["promoted"] and aliases(name) == {"champion": "2", "previous": "1"}
 
 
+# the two lock kinds: advisory (on the server's lock database; "database" takes the same lock on its store) and file
+@pytest.mark.parametrize("backend", ["server", "sqlite"], indirect=True)
 def test_two_promotions_at_once_end_with_the_better_model(windows, name):
     base = run.train(windows["none"], model_name=name)  # a weak champion, promoted past the gate's minimum
     promotion.promote(name, base["version"], promotion.gate.GateConfig(min_value=0.0))

@@ -45,12 +45,13 @@ class Deployment:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{out.stderr[-3000:]}")
         return out.stdout
 
-    def start(self, extra: dict[str, list[str]] | None = None) -> None:
-        """Start Airflow's components and the `extra` processes (name -> argv)."""
-        commands = {**{name: [self.airflow, name] for name in COMPONENTS}, **(extra or {})}
+    def start(self, extra: dict[str, list[str]] | None = None, components: tuple[str, ...] = COMPONENTS,
+              env: dict[str, str] | None = None) -> None:
+        """Start Airflow's `components` and the `extra` processes (name -> argv), beside any started before."""
+        commands = {**{name: [self.airflow, name] for name in components}, **(extra or {})}
         for name, argv in commands.items():
             log = open(self.logs / f"{name}.log", "ab")
-            self.procs[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            self.procs[name] = subprocess.Popen(argv, env=env or self.env, stdout=log, stderr=subprocess.STDOUT,
                                                 start_new_session=True)
         pids = {"driver": os.getpid(), **{name: p.pid for name, p in self.procs.items()}}
         self.pidfile.write_text("".join(f"{name} {pid}\n" for name, pid in pids.items()))
@@ -59,6 +60,15 @@ class Deployment:
         for name, proc in self.procs.items():
             if proc.poll() is not None:
                 raise RuntimeError(f"airflow {name} exited with {proc.returncode}; see {self.logs / (name + '.log')}")
+
+    def until_interrupted(self) -> None:
+        """Watch the processes until Ctrl-C (or SIGTERM, mapped to it); raise if one of them exits."""
+        try:
+            while True:
+                self.check_alive()
+                time.sleep(2)
+        except KeyboardInterrupt:
+            print("[contrail] stopping", flush=True)
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -84,7 +94,12 @@ def stop_leftovers(env: dict[str, str]) -> int:
         deadline = time.monotonic() + 45
         while pidfile.exists() and time.monotonic() < deadline:
             time.sleep(0.5)
-    stopped = sum(_signal(int(pid), signal.SIGTERM, group=True) for pid in pids.values()) if pidfile.exists() else len(pids)
+    if pidfile.exists():  # SIGTERM each process group, SIGKILL what still runs after 30 s
+        from contrail import processes
+
+        stopped = sum(processes.stop(int(pid)) for pid in pids.values())
+    else:
+        stopped = len(pids)
     pidfile.unlink(missing_ok=True)
     return stopped
 
@@ -268,11 +283,7 @@ def serve(deployment: Deployment, env: dict[str, str]) -> int:
           f"run reports at /contrail/run/<dag>/<run>; logs in {deployment.logs}. Ctrl-C stops Airflow; "
           "`make stop` also stops PostgreSQL and Spark.", flush=True)
     try:
-        while True:
-            deployment.check_alive()
-            time.sleep(2)
-    except KeyboardInterrupt:
-        print("[contrail] stopping Airflow", flush=True)
+        deployment.until_interrupted()
     finally:
         deployment.stop()
     return 0
