@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import chain, dag, task
 
-from contrail import datasets
+from contrail import alerts, datasets
 from contrail.dag_defaults import dag_kwargs
 
 RAW_FLIGHTS = datasets.asset(datasets.RAW_FLIGHTS)
@@ -15,6 +15,7 @@ DIMENSIONS = [datasets.asset(d) for d in datasets.DIMENSIONS]
 @dag(
     dag_id="contrail_ingest",
     schedule="@daily",
+    deadline=alerts.nightly_deadline(),  # a late nightly run alerts the CONTRAIL_ALERTS_CONN_ID connection
     **dag_kwargs("ingest", max_active_runs=4),
 )
 def contrail_ingest():

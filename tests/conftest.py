@@ -134,3 +134,5 @@ def prod_runs(tmp_path_factory):
     runs = prod_shape.run(tmp_path_factory.mktemp("prod"))
     yield runs
     runs.shape.stop()
+    runs.alerts.close()
+    runs.statsd.close()

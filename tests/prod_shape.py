@@ -17,8 +17,11 @@ from pathlib import Path
 
 from contrail import prod
 from contrail.local_run import DAG_IDS
+from peers import StatsdPeer, WebhookPeer
 
 BACKFILL = ("2013-04-02", "2013-04-03")
+ALERTS_PATH = "/hooks/contrail"
+DEADLINE_MINUTES = 0.05  # 3 s: every run of contrail_ingest takes longer, so each misses it
 FOLLOWERS = ("contrail_ingest", "contrail_features")  # what the days must run through (training needs 7 days)
 
 
@@ -39,6 +42,8 @@ def client(url: str, access_token: str):
 @dataclasses.dataclass
 class Runs:
     shape: prod.Shape
+    alerts: WebhookPeer  # the requests the deployment's notifications made
+    statsd: StatsdPeer  # the metrics it sent
     admin_token: str
     nightly_day: str
     runs: dict[str, list]  # dag_id -> DAGRunResponse of every run, when all had finished
@@ -60,15 +65,24 @@ def wait(what: str, ready, shape: prod.Shape, timeout: float):
 def run(state: Path, timeout: float = 900) -> Runs:
     """Start the shape in `state`, unpause, backfill over REST and wait; the caller stops `shape`."""
     t0 = time.monotonic()
-    shape = prod.Shape(state, prod.Ports.free())
+    alerts = WebhookPeer()
+    # every task failure and retry, and a nightly run not done DEADLINE_MINUTES after it was queued, post to the peer
+    statsd = StatsdPeer()  # Airflow's metrics and the pipeline's own
+    shape = prod.Shape(state, prod.Ports.free(), CONTRAIL_ALERTS_CONN_ID="contrail_alerts",
+                       AIRFLOW_CONN_CONTRAIL_ALERTS=alerts.connection(ALERTS_PATH),
+                       CONTRAIL_NIGHTLY_DEADLINE_MINUTES=str(DEADLINE_MINUTES),
+                       AIRFLOW__METRICS__STATSD_ON="True", AIRFLOW__METRICS__STATSD_HOST="127.0.0.1",
+                       AIRFLOW__METRICS__STATSD_PORT=str(statsd.port))
     try:
-        return _run(shape, t0, timeout)
+        return _run(shape, alerts, statsd, t0, timeout)
     except BaseException:
         shape.stop()
+        alerts.close()
+        statsd.close()
         raise
 
 
-def _run(shape: prod.Shape, t0: float, timeout: float) -> Runs:
+def _run(shape: prod.Shape, alerts: WebhookPeer, statsd: StatsdPeer, t0: float, timeout: float) -> Runs:
     import airflow_client.client as af
     from airflow_client.client.models import BackfillPostBody, DAGPatchBody
 
@@ -106,4 +120,4 @@ def _run(shape: prod.Shape, t0: float, timeout: float) -> Runs:
     scheduled = next(r for r in runs["contrail_ingest"] if r.run_type == "scheduled")
     from contrail.dates import data_date
 
-    return Runs(shape, admin, f"{data_date(scheduled.logical_date):%Y-%m-%d}", runs, time.monotonic() - t0)
+    return Runs(shape, alerts, statsd, admin, f"{data_date(scheduled.logical_date):%Y-%m-%d}", runs, time.monotonic() - t0)

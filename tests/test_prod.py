@@ -113,3 +113,27 @@ def test_no_secret_reaches_a_log(prod_runs):
     assert logs
     leaked = [str(p) for p in logs if any(v in p.read_text(errors="replace") for v in secret_values)]
     assert not leaked, leaked
+
+
+def test_the_late_nightly_run_alerts_once_and_the_late_backfill_runs_do_not(prod_runs):
+    scheduled = next(r for r in prod_runs.runs["contrail_ingest"] if r.run_type == "scheduled")
+    late = prod_shape.wait("the deadline alert (scheduler, then triggerer)",
+                           lambda: prod_runs.alerts.events("deadline_missed"), prod_runs.shape, 120)
+    assert [(m["dag_id"], m["run_id"]) for m in late] == [("contrail_ingest", scheduled.dag_run_id)]
+    assert {r["path"] for r in prod_runs.alerts.requests} == {prod_shape.ALERTS_PATH}
+    assert prod_runs.alerts.events("failed") == []  # every task succeeded (the failure path: tests/test_alerts.py)
+
+
+def test_airflows_metrics_and_the_pipelines_own_reach_statsd(prod_runs):
+    from contrail.quality import ledger
+
+    statsd, lake_env = prod_runs.statsd, prod_runs.shape.env
+    assert statsd.values("airflow.scheduler_heartbeat") and statsd.values("airflow.dagrun.duration.success.contrail_ingest")
+    with_env = {"CONTRAIL_DATA_ROOT": lake_env["CONTRAIL_DATA_ROOT"], "CONTRAIL_PROFILE": "local"}
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in with_env.items():
+            env.setenv(key, value)
+        rows = {int(ledger.read_verdict("flights", day)["rows_in"]) for day in (*prod_shape.BACKFILL, prod_runs.nightly_day)}
+    sent = {int(float(v)) for v in statsd.values("airflow.contrail.quality.flights.rows_in")}
+    assert rows <= sent, (rows, sent)  # each gated day's row count, as its gate task sent it
+    assert {float(v) for v in statsd.values("airflow.contrail.quality.flights.failed")} == {0.0}

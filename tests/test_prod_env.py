@@ -78,6 +78,7 @@ def test_generated_secrets_use_env_example_names_stay_private_and_stable(tmp_pat
     assert prod.secrets(tmp_path) == first
     assert len(set(first.values())) == len(first)  # no two secrets alike
     Fernet(first["AIRFLOW_FERNET_KEY"].encode())  # a valid key, or this raises
+    assert min(len(first[k]) for k in ("AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY")) >= 64  # HS512 keys
 
 
 def test_the_passwords_file_holds_every_user_and_a_missing_password_is_refused_by_name(tmp_path):

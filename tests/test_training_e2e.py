@@ -22,7 +22,7 @@ def trained(dagbag, spark):
     features = dagbag.get_dag("contrail_features").test(run_conf={"start": START, "end": END})
     assert features.state == "success"
     training = dagbag.get_dag("contrail_training").test(
-        run_conf={"start": START, "end": END, "tune": True, "n_trials": 4, "timeout_minutes": 2})
+        run_conf={"start": START, "end": END, "tune": True, "n_trials": 2, "timeout_minutes": 2})
     return training
 
 

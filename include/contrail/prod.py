@@ -94,6 +94,8 @@ def secrets(state: Path) -> dict[str, str]:
         state.mkdir(parents=True, exist_ok=True)
         values = {key: _secrets.token_urlsafe(24) for key in (*SECRETS, *map(password_key, users()))}
         values["AIRFLOW_FERNET_KEY"] = Fernet.generate_key().decode()
+        for key in ("AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY"):  # HS512 wants a key of 64 bytes or more
+            values[key] = _secrets.token_urlsafe(64)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write("# make prod's secrets (generated; never commit or print them)\n")
@@ -188,11 +190,12 @@ def listening(port: int) -> bool:
 class Shape:
     """The production shape's processes (started in dependency order) with their logs in <state>/logs."""
 
-    def __init__(self, state: Path, ports: Ports):
+    def __init__(self, state: Path, ports: Ports, **settings: str):
+        """`settings`: more variables for every process (e.g. CONTRAIL_ALERTS_CONN_ID and its connection)."""
         from contrail.local_run import Deployment
 
         self.state, self.ports = state.resolve(), ports
-        self.env = environment(self.state, ports)
+        self.env = {**environment(self.state, ports), **settings}
         self.url = self.env["AIRFLOW__API__BASE_URL"]
         self.deployment = Deployment(self.env)
         self.bin = Path(sys.executable).parent

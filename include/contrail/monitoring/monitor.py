@@ -119,6 +119,9 @@ def monitor_day(day: str, limits: dict | None = None) -> dict:
     path = figures_path(day)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(figures, indent=1, default=str))
+    from contrail import metrics
+
+    metrics.drift(figures)
     log.info("drift %s (%s v%s): max PSI %.3f (%s), prediction PSI %.3f, ROC AUC %s%s | report %s", day, model_name, version,
              summary["max_psi"], summary["max_psi_feature"], prediction["psi"],
              f"{perf['roc_auc']:.4f}" if perf else "n/a", f" | RETRAIN: {'; '.join(reasons)}" if reasons else "",

@@ -52,6 +52,9 @@ def checked(plan: dict, what: str) -> dict:
     except (cost.BudgetExceeded, ConfigError) as exc:
         raise AirflowFailException(str(exc)) from None
     print(cost.summary(plan["cost"], what))
+    from contrail import metrics
+
+    metrics.gauge("cost.estimate_usd", plan["cost"].get("usd", 0.0))
     return plan
 
 

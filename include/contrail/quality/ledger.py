@@ -29,6 +29,9 @@ def write_verdict(verdict: dict) -> None:
     path = verdict_path(verdict["table"], verdict["dt"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(verdict, indent=1, sort_keys=True, default=str))
+    from contrail import metrics
+
+    metrics.quality(verdict)
 
 
 def read_verdict(table: str, day: str) -> dict | None:

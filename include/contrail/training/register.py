@@ -109,6 +109,9 @@ def register(output: Path, model_name: str, lineage: dict, job: dict) -> dict:
     version = str(info.registered_model_version)
     for key, value in {**version_tags, "run_id": run.info.run_id}.items():
         client.set_model_version_tag(model_name, version, TAG + key, value)
+    from contrail import metrics
+
+    metrics.gauge("model.holdout_roc_auc", holdout["roc_auc"])
     log.info("registered %s v%s from job %s (%s), window %s: holdout ROC AUC %.4f, PR AUC %.4f (%d holdout rows)",
              model_name, version, job["name"], job["platform"], version_tags["window"], holdout["roc_auc"],
              holdout["pr_auc"], holdout["rows"])
