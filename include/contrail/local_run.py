@@ -112,6 +112,17 @@ def _signal(pid: int, sig: int, group: bool) -> bool:
         return False
 
 
+def healthy(url: str) -> bool:
+    """Whether `url` answers 200 now."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 def wait_for(what: str, ready, deployment: Deployment, timeout: float, report=None, every: float = 15) -> None:
     """Poll `ready` until it holds; call `report` (if any) at most `every` seconds apart meanwhile."""
     deadline = time.monotonic() + timeout
@@ -332,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     tracking.configure()  # MLflow creates its schema once, here, not in concurrent tasks
     print(f"[contrail] Spark Connect server at {connect.ensure_server()}", flush=True)
     deployment.start(mlflow_ui(env) if args.ui else None)
-    if args.ui:
+    if args.ui:  # say the UI is there once it answers
+        wait_for("the api-server", lambda: healthy(f"{env['AIRFLOW__API__BASE_URL']}/api/v2/monitor/health"), deployment, 300)
         return serve(deployment, env)
     try:
         wait_for("the DAGs to be parsed", dags_parsed, deployment, 300,

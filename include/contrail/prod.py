@@ -28,7 +28,6 @@ import secrets as _secrets
 import signal
 import socket
 import sys
-import urllib.request
 from pathlib import Path
 
 from contrail import localenv
@@ -173,14 +172,6 @@ def write_passwords(env: dict[str, str], secret: dict[str, str]) -> None:
         json.dump({user: secret[password_key(user)] for user in users()}, out)
 
 
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
@@ -207,7 +198,7 @@ class Shape:
         import subprocess
 
         from contrail import postgres
-        from contrail.local_run import COMPONENTS, wait_for
+        from contrail.local_run import COMPONENTS, healthy, wait_for
 
         for port in dataclasses.astuple(self.ports):
             if listening(port):
