@@ -104,8 +104,10 @@ def secrets(state: Path) -> dict[str, str]:
 
 def host_settings(state: Path, ports: Ports, secret: dict[str, str]) -> dict[str, str]:
     """This host's values of the variables compose sets in x-airflow-common's environment (the same names)."""
+    from contrail.postgres import url
+
     pg = state / "postgres"
-    db = f"postgresql+psycopg2://postgres@/airflow?host={pg}"
+    db = url("airflow", pg, driver="postgresql+psycopg2")
     api = f"http://127.0.0.1:{ports.api}"
     return {
         "AIRFLOW_HOME": str(state / "airflow"),
@@ -127,7 +129,7 @@ def host_settings(state: Path, ports: Ports, secret: dict[str, str]) -> dict[str
         "CONTRAIL_STATE_DIR": str(state),
         "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{ports.mlflow}",
         "CONTRAIL_MLFLOW_UI_URL": f"http://127.0.0.1:{ports.mlflow}",
-        "CONTRAIL_PROMOTION_LOCK_URL": f"postgresql://postgres@/mlflow?host={pg}",
+        "CONTRAIL_PROMOTION_LOCK_URL": url("mlflow", pg),
     }
 
 
@@ -172,12 +174,6 @@ def write_passwords(env: dict[str, str], secret: dict[str, str]) -> None:
         json.dump({user: secret[password_key(user)] for user in users()}, out)
 
 
-def listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 class Shape:
     """The production shape's processes (started in dependency order) with their logs in <state>/logs."""
 
@@ -199,6 +195,7 @@ class Shape:
 
         from contrail import postgres
         from contrail.local_run import COMPONENTS, healthy, wait_for
+        from contrail.spark.connect import is_up as listening
 
         for port in dataclasses.astuple(self.ports):
             if listening(port):
@@ -219,7 +216,7 @@ class Shape:
         wait_for("moto (S3)", lambda: listening(self.ports.s3) and listening(self.ports.redis), self.deployment, 60)
         self._bucket()
         self.deployment.cli("db", "migrate")
-        mlflow_store = self.env["CONTRAIL_PROMOTION_LOCK_URL"].replace("postgresql://", "postgresql+psycopg2://")
+        mlflow_store = postgres.url("mlflow", Path(self.env["CONTRAIL_POSTGRES_DIR"]), driver="postgresql+psycopg2")
         self.deployment.start({"mlflow": [str(self.bin / "mlflow"), "server", "--backend-store-uri", mlflow_store,
                                           "--artifacts-destination", f"s3://{ARTIFACTS_BUCKET}/artifacts",
                                           "--host", "127.0.0.1", "--port", str(self.ports.mlflow), "--workers", "1"]},
@@ -240,7 +237,7 @@ class Shape:
                           aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
         s3.create_bucket(Bucket=ARTIFACTS_BUCKET)
 
-    def stop(self, postgres_too: bool = True) -> None:
+    def stop(self) -> None:
         import subprocess
 
         from contrail import postgres
@@ -248,8 +245,7 @@ class Shape:
         self.deployment.stop()
         subprocess.run([sys.executable, "-m", "contrail.spark.connect", "stop"], env=self.env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if postgres_too:
-            postgres.stop(Path(self.env["CONTRAIL_POSTGRES_DIR"]))
+        postgres.stop(Path(self.env["CONTRAIL_POSTGRES_DIR"]))
 
 
 def main(argv: list[str] | None = None) -> int:
