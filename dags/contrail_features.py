@@ -58,15 +58,11 @@ def contrail_features():
     def resolve_days(*, params, dag_run, triggering_asset_events=None) -> list[str]:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from contrail.runs import event_extras, iso, requested_days, run_day
+        from contrail.runs import by_hand, event_extras, iso, requested_days, run_day
 
-        if params.get("days"):
-            from contrail.dates import check_in_range, parse_day
-
-            for day in params["days"]:
-                check_in_range(parse_day(day), "param days")
-            return sorted(set(params["days"]))
-        if event_extras(triggering_asset_events, RAW_FLIGHTS) and not (params.get("start") or params.get("end")):
+        if by_hand(params):  # params days, or start/end: checked dates only
+            return iso(requested_days(params, None))
+        if event_extras(triggering_asset_events, RAW_FLIGHTS):
             from contrail.features import stale_days
 
             days = stale_days()

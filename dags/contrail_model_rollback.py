@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag
 from contrail_plugins.operators import ModelRollbackOperator
 
-from contrail import datasets
+from contrail import datasets, inputs
 from contrail.dag_defaults import dag_kwargs
 
 
@@ -14,7 +14,7 @@ from contrail.dag_defaults import dag_kwargs
     schedule=None,
     **dag_kwargs("mlflow", "rollback"),
     params={
-        "model": Param("flights_delay", type="string", description="registered model name"),
+        "model": Param("flights_delay", type="string", pattern=f"^{inputs.NAME}$", description="registered model name"),
         "reason": Param("manual rollback", type="string", minLength=3, description="why (recorded on the version)"),
     },
 )

@@ -9,8 +9,9 @@ given SparkSession (the local profile's long-lived Spark Connect server):
 Flights and weather are read from the validated zone (the rows that passed their quality gate),
 planes from the raw zone.
 
-Each day's partition features/dt=YYYY-MM-DD/ is replaced by dynamic partition overwrite, so a job
-over a range of days publishes exactly the partitions that one job per day would have.
+Each day's partition features/dt=YYYY-MM-DD/ is replaced whole (`publish`), so a job over a range of
+days publishes exactly the partitions that one job per day would have, and a reader sees a day's old
+partition or its new one, never neither and never half.
 """
 
 from __future__ import annotations
@@ -101,25 +102,32 @@ def _read_days(spark: SparkSession, root: str, dates: list[str], table: str) -> 
         frame.schema  # resolves the paths now, so a missing partition fails here with its name
     except Exception as exc:
         text = str(exc)
-        if "PATH_NOT_FOUND" in text or "does not exist" in text.lower():
-            missing = next((p for p in paths if p in text), ", ".join(paths))
+        if "PATH_NOT_FOUND" in text or "does not exist" in text.lower() or "UNABLE_TO_INFER_SCHEMA" in text:
+            missing = next((p for p in paths if p in text), ", ".join(paths))  # gone, or a folder without Parquet
             raise FileNotFoundError(f"missing partition for {table}: {missing} (run ingestion and its quality gate for that date first)") from None
         raise RuntimeError(f"could not read {table} at {root}/{table} for {', '.join(dates)}: {text.splitlines()[0]}") from exc
     # dt comes from the folder name; cast it to text so partitions read back as they were written
     return frame.withColumn("dt", F.col("dt").cast("string"))
 
 
+def publish(frame: DataFrame, root: str, days: list[str]) -> None:
+    """Replace the `dt=` partitions of `days` at `root`: a local lake swaps each day in whole (spark_jobs/lake.py,
+    beside this file there); a cluster, given this file alone, uses Spark's dynamic partition overwrite."""
+    if root.startswith("file:"):
+        from spark_jobs.lake import publish_local
+
+        return publish_local(frame, root, days)
+    frame.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("dt").parquet(root)
+
+
 def run(spark: SparkSession, raw: str, validated: str, features: str, counts: str, dates: list[str]) -> dict[str, dict]:
     """Build and publish the features of `dates`; return each day's counts."""
     flights = _read_days(spark, validated, dates, "flights").drop("dt")
     table = build(flights, _read_days(spark, validated, dates, "weather"), _read_days(spark, raw, dates, "planes"))
-    (
-        table.repartition("dt").sortWithinPartitions("origin", "sched_dep_time", "carrier", "flight")
-        .write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("dt").parquet(features)
-    )
+    publish(table.repartition("dt").sortWithinPartitions("origin", "sched_dep_time", "carrier", "flight"), features, dates)
     per_day = partition_counts(flights, spark.read.parquet(features).where(F.col("dt").cast("string").isin(dates))
                                .withColumn("dt", F.col("dt").cast("string")))
-    per_day.repartition("dt").write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("dt").parquet(counts)
+    publish(per_day.repartition("dt"), counts, dates)
     result = {r["dt"]: {k: int(r[k]) for k in ("flights_in", "features", "cancelled", "diverted")} for r in per_day.collect()}
     check_counts(result, dates)
     return result

@@ -12,7 +12,7 @@ Spark Connect server):
 reproduces the model that first scored each day). The model runs in Arrow batches through
 mlflow.pyfunc.spark_udf (its pyfunc returns the class probabilities; the job keeps P(late)). The
 model's input columns come from its signature. Every row carries the model name and version; each
-day's partition is replaced by dynamic partition overwrite, so a re-run replaces, never duplicates.
+day's partition is replaced whole (`publish`), so a re-run replaces, never duplicates.
 The job's result is the lake itself: the predictions partitions, checked row for row against the
 features before the job ends.
 """
@@ -50,6 +50,16 @@ def score(features: DataFrame, udf, inputs: list[tuple[str, str]], name: str, ve
                     "predicted_late", "model_name", "model_version"))
 
 
+def publish(frame: DataFrame, root: str, days: list[str]) -> None:
+    """Replace the `dt=` partitions of `days` at `root`: a local lake swaps each day in whole (spark_jobs/lake.py,
+    beside this file there); a cluster, given this file alone, uses Spark's dynamic partition overwrite."""
+    if root.startswith("file:"):
+        from spark_jobs.lake import publish_local
+
+        return publish_local(frame, root, days)
+    frame.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("dt").parquet(root)
+
+
 def run(spark: SparkSession, features: str, predictions: str, model_uri: str, name: str, version: str,
         threshold: float, dates: list[str]) -> dict[str, int]:
     import mlflow
@@ -62,8 +72,7 @@ def run(spark: SparkSession, features: str, predictions: str, model_uri: str, na
         raise FileNotFoundError(f"missing features partition among {', '.join(paths)}: {str(exc).splitlines()[0]}") from None
     udf = mlflow.pyfunc.spark_udf(spark, model_uri, env_manager="local", result_type="array<double>")
     scored = score(frame, udf, model_inputs(model_uri), name, version, threshold)
-    (scored.repartition("dt").sortWithinPartitions("origin", "sched_dep_time", "carrier", "flight")
-     .write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("dt").parquet(predictions))
+    publish(scored.repartition("dt").sortWithinPartitions("origin", "sched_dep_time", "carrier", "flight"), predictions, dates)
     written = (spark.read.parquet(predictions).withColumn("dt", F.col("dt").cast("string"))
                .where(F.col("dt").isin(dates)).groupBy("dt").count().collect())
     expected = {r["dt"]: r["count"] for r in frame.groupBy("dt").count().collect()}

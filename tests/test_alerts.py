@@ -25,25 +25,46 @@ def peer(monkeypatch):
     peer.close()
 
 
-def test_a_failing_task_notifies_each_retry_and_its_failure_with_what_and_where(airflow_db, peer, monkeypatch):
+def run_land_weather(day: dt.date):
+    """The real contrail_ingest's land_weather task for `day`, with its retries one second apart (the test's only change)."""
     from airflow.dag_processing.dagbag import DagBag
 
-    monkeypatch.setenv("CONTRAIL_REPLAY_YEARS", "0")  # so that a 2014 date has no source data: the task fails
     dag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).get_dag("contrail_ingest")
     dag = dag.partial_subset(["land_weather"], include_upstream=False, include_downstream=False)
     task = dag.get_task("land_weather")
-    task.retry_delay, task.retry_exponential_backoff = dt.timedelta(seconds=1), False  # the test's only change
-    run = dag.test(logical_date=dt.datetime(2014, 1, 5, tzinfo=dt.timezone.utc))
+    task.retry_delay, task.retry_exponential_backoff = dt.timedelta(seconds=1), False
+    run = dag.test(logical_date=dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc))
     assert run.state == "failed"
+    return run, task.retries
+
+
+def check_messages(peer, run, messages, error: str) -> None:
     assert {r["method"] for r in peer.requests} == {"POST"} and {r["path"] for r in peer.requests} == {HOOK_PATH}
     assert all(r["headers"]["Content-Type"] == "application/json" for r in peer.requests)
-    retries, failures = peer.events("up_for_retry"), peer.events("failed")
-    assert [m["try_number"] for m in retries] == [str(n) for n in range(1, task.retries + 1)]
-    assert [m["try_number"] for m in failures] == [str(task.retries + 1)]
-    for message in retries + failures:
+    for message in messages:
         assert (message["dag_id"], message["task_id"], message["run_id"]) == ("contrail_ingest", "land_weather", run.run_id)
-        assert "no source data for 2014-01-05" in message["error"] and "no source data" in message["text"]
+        assert error in message["error"] and error in message["text"]
         assert message["url"].startswith(os.environ["AIRFLOW__API__BASE_URL"]) and "land_weather" in message["url"]
+
+
+def test_a_task_failing_for_a_passing_reason_notifies_each_retry_and_its_failure(airflow_db, peer, monkeypatch, tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # the lake's root lies under a file: every write fails, as a store that is down would
+    monkeypatch.setenv("CONTRAIL_DATA_ROOT", str(blocked / "lake"))
+    run, retries = run_land_weather(dt.date(2013, 1, 5))
+    ups, failures = peer.events("up_for_retry"), peer.events("failed")
+    assert [m["try_number"] for m in ups] == [str(n) for n in range(1, retries + 1)]
+    assert [m["try_number"] for m in failures] == [str(retries + 1)]
+    check_messages(peer, run, ups + failures, "could not write")
+
+
+def test_a_failure_no_retry_can_change_notifies_once_without_retrying(airflow_db, peer, monkeypatch):
+    monkeypatch.setenv("CONTRAIL_REPLAY_YEARS", "0")  # so that a 2014 date has no source data
+    run, retries = run_land_weather(dt.date(2014, 1, 5))
+    assert retries == 2 and peer.events("up_for_retry") == []
+    failures = peer.events("failed")
+    assert [m["try_number"] for m in failures] == ["1"]
+    check_messages(peer, run, failures, "no source data for 2014-01-05")
 
 
 def test_without_a_connection_nothing_is_attached():

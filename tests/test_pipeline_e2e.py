@@ -112,9 +112,11 @@ def test_one_job_over_a_range_publishes_what_per_day_jobs_publish(pipeline, dagb
 
 
 def failing_run(dag, capfd, **kwargs):
-    for task in dag.tasks:
-        task.retries = 0  # fail at once instead of waiting for the retry delay
+    """Run `dag` with its own retries (2, with back-off): a failure a retry cannot change must fail at once."""
     run = dag.test(**kwargs)
+    failed = [ti for ti in run.get_task_instances() if ti.state == "failed"]
+    assert failed and all(ti.max_tries >= 2 and ti.try_number == 1 for ti in failed), \
+        [(ti.task_id, ti.try_number, ti.max_tries) for ti in failed]
     return run, capfd.readouterr()
 
 
@@ -155,3 +157,23 @@ def test_a_critical_quality_failure_stops_only_that_day(pipeline, dagbag, capfd)
     assert states["check_raw"] == "failed"
     assert states["build_features.submit_job"] == states["check_features"] == states["publish_features"] == "upstream_failed"
     assert not (lake() / "features" / f"dt={bad}").exists() and not (lake() / "validated" / "flights" / f"dt={bad}").exists()
+
+
+def test_a_failed_spark_job_ends_the_run_red_even_when_every_gate_passed(pipeline, dagbag, capfd):
+    """The leaf quality_verdict runs whatever happened upstream: the ledger says passed, the job failed (at once: a
+    missing partition), the run fails."""
+    from contrail.quality import ledger
+
+    day = DAYS[2]
+    planes, aside = lake() / "raw" / "planes" / f"dt={day}", lake() / "aside"
+    planes.rename(aside)  # planes are read by the job, not gated: the gates pass, the job cannot find them
+    try:
+        run, _ = failing_run(dagbag.get_dag("contrail_features"), capfd, run_conf={"start": day, "end": day})
+    finally:
+        aside.rename(planes)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["check_raw"] == "success" and states["build_features.submit_job"] == "failed"
+    assert run.state == "failed" and states["quality_verdict"] == "failed"
+    assert states["check_features"] == states["publish_features"] == "upstream_failed"
+    # the verdict's ledger says every gate passed: the leaf failed on the task states alone
+    assert all(ledger.read_verdict(t, day)["status"] != "failed" for t in ("flights", "weather"))

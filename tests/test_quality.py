@@ -4,6 +4,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
 
 from contrail import datasets, ingest, storage
 from contrail.quality import gate, ledger
@@ -70,6 +71,7 @@ def test_a_clean_day_passes_and_publishes_every_row(lake, validator):
     ("wrong type", lambda f: f.assign(distance=f["distance"].astype(str)), "flights.column_type on distance: 894 rows failed, expected types"),
     ("empty partition", lambda f: f.iloc[0:0], "flights.not_empty on (table): observed 0"),
     ("nulls in most keys", lambda f: f.assign(flight=None), "flights.not_null on flight: "),
+    ("the quarantine's own column", lambda f: f.assign(failed_checks="re-landed"), "flights.no_reserved_column on (table): observed ['failed_checks']"),
 ])
 def test_a_critical_failure_publishes_nothing_and_keeps_the_raw_rows(lake, validator, name, damage, message):
     check(validator)  # an earlier good landing published this day ...
@@ -94,8 +96,9 @@ def with_rows(frame, rows, **values):
 @pytest.mark.parametrize("name, damage, check_name, column, bad", [
     ("nulls in a key", lambda f: with_rows(f, [3, 4, 5], carrier=None), "flights.not_null", "carrier", 3),
     ("negative distance", lambda f: with_rows(f, [7], distance=-10), "flights.distance_positive", "distance", 1),
-    ("duplicated rows", lambda f: pd.concat([f, f.iloc[[10, 11]]], ignore_index=True), "flights.unique_departure",
-     "carrier,flight,origin,sched_dep_time", 4),
+    ("exact copies of rows", lambda f: pd.concat([f, f.iloc[[10, 11]]], ignore_index=True), "flights.duplicate_row", "(table)", 2),
+    ("one key, two contents", lambda f: pd.concat([f, f.iloc[[10, 11]].assign(tailnum="N0NEW")], ignore_index=True),
+     "flights.unique_departure", "carrier,flight,origin,sched_dep_time", 4),
     ("another day's rows", lambda f: with_rows(f, [0, 1], day=16), "flights.date_matches_partition", "day", 2),
     ("unknown carrier", lambda f: with_rows(f, [20], carrier="ZZ"), "flights.known_carrier", "carrier", 1),
     ("absurd delay", lambda f: with_rows(f, [30], dep_delay=99999.0), "flights.plausible_delay", "dep_delay", 1),
@@ -112,6 +115,45 @@ def test_bad_rows_are_quarantined_with_the_checks_they_failed(lake, validator, n
     assert_nothing_lost(verdict)
 
 
+def copies_and_conflicts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows 10 and 11 twice more, row 12 once more, and a row with row 13's key but another tail number."""
+    return pd.concat([frame, frame.iloc[[10, 11, 10, 11, 12]], frame.iloc[[13]].assign(tailnum="N0NEW")], ignore_index=True)
+
+
+def by_content(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows in one order, every null as None: equal frames hold the same rows, whatever their order and dtypes."""
+    return frame.astype(object).where(frame.notna(), None).sort_values(list(frame.columns), ignore_index=True)
+
+
+def test_exact_copies_keep_one_and_rows_sharing_a_key_with_other_content_are_all_quarantined(lake, validator):
+    day = raw()
+    corrupt(copies_and_conflicts(day))
+    verdict = check(validator)
+    assert verdict["status"] == "warning" and verdict["rows_quarantined"] == 5 + 2
+    quarantined = zone("quarantine").set_index("flight")[gate.FAILED_CHECKS].sort_index()
+    copied, conflict = day.loc[[10, 11, 10, 11, 12], "flight"], day.loc[[13, 13], "flight"]
+    assert quarantined.to_dict() == {**dict.fromkeys(copied, "flights.duplicate_row"), **dict.fromkeys(conflict, "flights.unique_departure")}
+    assert sorted(quarantined.index) == sorted([*copied, *conflict])
+    kept = day.drop(index=[13])  # one copy of 10, 11 and 12 goes on; both versions of 13 are held back
+    assert_frame_equal(by_content(zone("validated")), by_content(kept))
+    assert_nothing_lost(verdict)
+
+
+def test_a_day_with_three_percent_copies_passes_and_a_feed_that_repeats_itself_fails(lake, validator):
+    """Issue 15: 3 % of the rows landed twice made 5.8 % "bad" rows, and the gate refused the day."""
+    day = raw()
+    corrupt(pd.concat([day, day.sample(frac=0.03, random_state=15)], ignore_index=True))
+    verdict = check(validator)
+    assert verdict["status"] == "warning" and verdict["rows_quarantined"] == round(0.03 * len(day))
+    assert_frame_equal(by_content(zone("validated")), by_content(day))
+    corrupt(pd.concat([day, day], ignore_index=True))  # a day landed twice: repaired
+    assert check(validator)["rows_passed"] == len(day)
+    corrupt(pd.concat([day, day, day], ignore_index=True))  # beyond DUPLICATE_MAX_SHARE: not a resend any more
+    verdict = check(validator)
+    assert verdict["status"] == "failed"
+    assert f"flights.duplicate_row on (table): {2 * len(day)} of {3 * len(day)} rows failed" in verdict["critical"]
+
+
 def test_the_same_suite_on_spark_quarantines_the_same_rows(lake, validator, spark):
     corrupt(with_rows(raw(), [3, 4], carrier=None).pipe(with_rows, [7], distance=-1))
     on_pandas = check(validator, engine="pandas")
@@ -123,6 +165,20 @@ def test_the_same_suite_on_spark_quarantines_the_same_rows(lake, validator, spar
     assert by_spark["flight"].tolist() == by_pandas["flight"].tolist()
     assert by_spark[gate.FAILED_CHECKS].tolist() == by_pandas[gate.FAILED_CHECKS].tolist()
     assert_nothing_lost(on_spark)
+
+
+def test_spark_keeps_one_exact_copy_and_quarantines_conflicts_as_pandas_does(lake, validator, spark):
+    corrupt(copies_and_conflicts(raw()))
+    zones = {}
+    for engine in ("pandas", "spark"):
+        verdict = check(validator, engine=engine)
+        zones[engine] = verdict, by_content(zone("validated")), by_content(zone("quarantine"))
+        assert_nothing_lost(verdict)
+    (on_pandas, *pandas_zones), (on_spark, *spark_zones) = zones["pandas"], zones["spark"]
+    assert on_spark["engine"] == "spark" and on_spark["warnings"] == on_pandas["warnings"]
+    assert (on_spark["rows_passed"], on_spark["rows_quarantined"]) == (on_pandas["rows_passed"], 7)
+    for by_pandas, by_spark in zip(pandas_zones, spark_zones):
+        assert_frame_equal(by_spark, by_pandas, check_dtype=False)
 
 
 def test_weather_with_missing_hours_is_a_warning_naming_the_hours(lake, validator):

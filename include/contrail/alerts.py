@@ -75,9 +75,13 @@ def _notifier_class():
 
     class TaskAlert(HttpNotifier):
         """HttpNotifier that renders a copy: default_args share one notifier among the tasks of a DAG, and
-        rendering is in place, so one task's values would reach the next in a process that runs several."""
+        rendering is in place, so one task's values would reach the next in a process that runs several.
+        The webhook's address is masked in the task log first: an unreachable webhook's error quotes it."""
 
         def __call__(self, *args, **kwargs):
+            from contrail import masking
+
+            masking.mask_connection_address(self.http_conn_id)
             return HttpNotifier.__call__(copy.deepcopy(self), *args, **kwargs)
 
     return TaskAlert
@@ -98,7 +102,11 @@ async def nightly_late(context: dict, conn: str, minutes: float, **_) -> None:
         return
     import aiohttp
     from airflow.providers.http.hooks.http import HttpAsyncHook
+    from airflow.sdk import BaseHook
 
+    from contrail import masking
+
+    masking.mask_address((await BaseHook.aget_connection(conn)).host or "")  # the address is the secret
     payload = late_payload(dag_run, context.get("deadline") or {}, minutes)
     async with aiohttp.ClientSession() as session:
         await HttpAsyncHook(method="POST", http_conn_id=conn).run(session=session, endpoint="", json=payload,

@@ -52,12 +52,12 @@ def lake_url(uri: str | None) -> str | None:
 
 def read_report(relative: str) -> tuple[bytes, str]:
     """A report file of the lake and its media type; LookupError for anything else or anything missing."""
-    from contrail import storage
+    from contrail import inputs, storage
 
-    parts = relative.split("/")
-    if not relative.startswith(SERVED) or any(p in ("", ".", "..") for p in parts):
-        raise LookupError(f"{relative!r} is not a report of the lake (only {', '.join(SERVED)} are served)")
-    path = storage.location(relative)
+    try:
+        path = storage.location(inputs.relative(relative, "report path", under=SERVED))
+    except inputs.BadInput as exc:
+        raise LookupError(f"{exc} (only the lake's {', '.join(SERVED)} are served)") from None
     if not path.is_file():
         raise LookupError(f"no report {relative!r} in the lake")
     return path.read_bytes(), mimetypes.guess_type(relative)[0] or "application/octet-stream"
@@ -102,6 +102,11 @@ def task_link(kind: str, task_id: str, value) -> str | None:
     return None
 
 
+def _named_days(extra: dict) -> list[str]:
+    days = extra.get("days") if isinstance(extra.get("days"), list) else []
+    return [str(d) for d in days or ([extra["dt"]] if extra.get("dt") else [])]
+
+
 def run_facts(dag_id: str, run_id: str) -> dict:
     """From Airflow's metadata: the run's state, its days, the events it consumed and produced (with their extras)."""
     from airflow.models.asset import AssetEvent
@@ -109,7 +114,7 @@ def run_facts(dag_id: str, run_id: str) -> dict:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from contrail.dates import data_date
+    from contrail.dates import data_date, parse_day
 
     with create_session() as session:
         run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
@@ -122,7 +127,12 @@ def run_facts(dag_id: str, run_id: str) -> dict:
         facts = {"dag_id": dag_id, "run_id": run_id, "state": str(run.state), "run_type": str(run.run_type),
                  "produced": events[:len(produced)], "consumed": events[len(produced):]}
         logical = run.logical_date if dag_id == "contrail_ingest" else None
-    days = {d for _, extra, _, _ in events for d in extra.get("days") or ([extra["dt"]] if extra.get("dt") else [])}
+    days = set()  # anyone who may post asset events writes extras: only real dates become lake paths
+    for day in sorted({d for _, extra, _, _ in events for d in _named_days(extra)}):
+        try:
+            days.add(f"{parse_day(day, 'day of an asset event'):%Y-%m-%d}")
+        except ValueError as exc:
+            facts.setdefault("refused", []).append(str(exc))
     if logical is not None and not days:
         days.add(f"{data_date(logical):%Y-%m-%d}")
     facts["days"] = sorted(days)

@@ -78,6 +78,10 @@ def lineage(facts: dict) -> str:
     return "<table><tr><th>asset</th><th>made by</th><th>days</th></tr>" + "".join(rows) + "</table>"
 
 
+def _refused(facts: dict) -> str:
+    return f"<p class='failed'>Ignored: {_e('; '.join(facts['refused']))}</p>" if facts.get("refused") else ""
+
+
 def run_report(dag_id: str, run_id: str) -> str:
     from contrail.training.tasks import model_name
 
@@ -91,7 +95,7 @@ def run_report(dag_id: str, run_id: str) -> str:
             f"<style>{STYLE}</style></head><body><h1>{_e(dag_id)}</h1>"
             f"<p>Run <b>{_e(run_id)}</b> ({_e(facts['run_type'])}): <b>{_e(facts['state'])}</b>. Days: "
             f"{_e(', '.join(days) or '-')}. Published: {_e(produced)}. Estimated cost: "
-            f"${facts['cost_usd']:.2f}.</p><h2>Days</h2>{table}<h2>Model {_e(model_name())}</h2>"
+            f"${facts['cost_usd']:.2f}.</p>{_refused(facts)}<h2>Days</h2>{table}<h2>Model {_e(model_name())}</h2>"
             f"{model_section(model_name())}<h2>Lineage: what this run consumed</h2>{lineage(facts)}</body></html>")
 
 

@@ -19,9 +19,11 @@ TAGS = ["contrail"]
 
 
 def dag_kwargs(*tags: str, max_active_runs: int = 1) -> dict:
-    """The @dag arguments every Contrail DAG shares (start date, no catch-up, owner and retries, the failure
-    and retry notifications when an alerts connection is set, the `contrail` tag), plus its own tags and run limit."""
-    from contrail import alerts
+    """The @dag arguments every Contrail DAG shares (start date, no catch-up, owner and retries, the retry policy
+    that fails a deterministic failure at once, the failure and retry notifications when an alerts connection
+    is set, the `contrail` tag), plus its own tags and run limit."""
+    from contrail import alerts, failures
 
     return {"start_date": START_DATE, "catchup": False, "max_active_runs": max_active_runs,
-            "default_args": {**DEFAULT_ARGS, **alerts.task_callbacks()}, "tags": [*TAGS, *tags]}
+            "default_args": {**DEFAULT_ARGS, "retry_policy": failures.retry_policy(), **alerts.task_callbacks()},
+            "tags": [*TAGS, *tags]}

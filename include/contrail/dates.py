@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+
+from contrail.failures import Deterministic
 
 DATA_YEAR = 2013
 FIRST_DAY = dt.date(DATA_YEAR, 1, 1)
 LAST_DAY = dt.date(DATA_YEAR, 12, 31)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
-class NoSourceData(ValueError):
+class NoSourceData(Deterministic, ValueError):
     """The requested date has no data in the 2013 source."""
 
 
@@ -56,12 +60,25 @@ def check_in_range(day: dt.date, what: str) -> None:
         )
 
 
-def parse_day(text: str) -> dt.date:
-    """Parse YYYY-MM-DD with an error that names the bad value."""
-    try:
-        return dt.date.fromisoformat(str(text)[:10])
-    except ValueError:
-        raise ValueError(f"not a date: {text!r} (expected YYYY-MM-DD)") from None
+def parse_day(text, what: str = "day") -> dt.date:
+    """A day given as exactly YYYY-MM-DD (or a date): the one check of every day that comes from outside (params,
+    CLI arguments, marker names, event extras), so nothing more than a date (`2013-05-01/../x`) gets through.
+    The error (contrail.inputs.BadInput) names `what` (the param or argument), the value, what is wrong and the form."""
+    from contrail import inputs
+
+    if isinstance(text, dt.datetime):
+        return text.date()
+    if isinstance(text, dt.date):
+        return text
+    value = str(text)
+    if _DAY.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            wrong = "there is no such day in the calendar"
+    else:
+        wrong = inputs.problem(value) or "it is not of the form YYYY-MM-DD"
+    raise inputs.BadInput(f"{what} {value!r} is not a date: {wrong}; give YYYY-MM-DD, e.g. 2013-05-01")
 
 
 def day_range(start: dt.date, end: dt.date) -> list[dt.date]:

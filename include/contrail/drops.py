@@ -17,13 +17,17 @@ import os
 
 from contrail import config
 from contrail.dates import check_in_range, parse_day
+from contrail.failures import Deterministic
 
 READY, DONE, REJECTED = "_ready", "_done", "_rejected"
 
 
 def landing_url() -> str:
+    """CONTRAIL_LANDING_URL as a URL, checked (contrail.inputs) before anything reads the landing zone."""
+    from contrail import inputs, storage
+
     url = os.environ.get("CONTRAIL_LANDING_URL") or str(config.PROJECT_ROOT / "landing")
-    return url if "://" in url else f"file://{os.path.abspath(url)}"
+    return inputs.storage_url(url, "CONTRAIL_LANDING_URL", tuple(sorted(storage.KNOWN_SCHEMES)))
 
 
 def _root():
@@ -47,7 +51,7 @@ def scan() -> tuple[list[str], dict[str, str]]:
         try:
             if not marker.name.endswith(".json"):
                 raise ValueError("not a .json marker")
-            day = parse_day(marker.name.removesuffix(".json"))
+            day = parse_day(marker.name.removesuffix(".json"), "landing marker name")
             check_in_range(day, f"landing marker {marker}")
         except ValueError as exc:
             bad[marker.name] = f"bad landing marker {marker}: name it YYYY-MM-DD.json for a 2013 day ({exc})"
@@ -56,7 +60,7 @@ def scan() -> tuple[list[str], dict[str, str]]:
     return days, bad
 
 
-class BadMarkers(ValueError):
+class BadMarkers(Deterministic, ValueError):
     """Objects under `_ready/` that are not markers; they were moved to `_rejected/` (the good drops landed)."""
 
 

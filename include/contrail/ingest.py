@@ -22,7 +22,9 @@ TABLES = {
 
 def land(table: str, day: dt.date, source: FlightsSource | None = None, prof: Profile | None = None) -> dict:
     """Copy `table` for `day` from the source to raw/<table>/dt=<day>/ and return the run facts."""
-    dataset = TABLES[table]
+    from contrail import inputs
+
+    dataset = TABLES[inputs.one_of(table, tuple(TABLES), "table")]
     frame = (source or get_source()).day_table(table, day)
     dest = storage.location(dataset.partition(day), prof)
     rows = storage.write_parquet_atomically(frame, dest)

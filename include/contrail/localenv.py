@@ -13,6 +13,7 @@ from pathlib import Path
 from contrail.config import PROJECT_ROOT
 
 ENV_FILE = PROJECT_ROOT / "contrail.env"
+FERNET_SETTING, FERNET_FILE = "AIRFLOW__CORE__FERNET_KEY", "fernet.key"
 
 
 def load(path: Path = ENV_FILE, environ: dict | None = None, state: str | None = None) -> dict[str, str]:
@@ -31,9 +32,31 @@ def load(path: Path = ENV_FILE, environ: dict | None = None, state: str | None =
     return values
 
 
+def fernet_key(state: str) -> str:
+    """The deployment's Fernet key, made once into <state>/fernet.key (mode 600). Airflow encrypts the connections
+    and variables it stores in its database with it; without a key it stores them in clear."""
+    path = Path(state) / FERNET_FILE
+    if not path.exists():
+        from cryptography.fernet import Fernet
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+                out.write(Fernet.generate_key().decode())
+        except FileExistsError:  # made meanwhile by another component starting
+            pass
+    return path.read_text().strip()
+
+
+def with_secrets(values: dict[str, str], environ: dict | None = None) -> dict[str, str]:
+    """`values` plus the deployment's Fernet key (the environment's, else the state folder's)."""
+    environ = os.environ if environ is None else environ
+    return {FERNET_SETTING: environ.get(FERNET_SETTING) or fernet_key(values["CONTRAIL_STATE_DIR"]), **values}
+
+
 def apply(environ: dict | None = None, state: str | None = None, **overrides: str) -> dict[str, str]:
-    """Put the loaded variables (and `overrides`) into os.environ; return what was set."""
-    values = {**load(environ=environ, state=state), **overrides}
+    """Put the loaded variables (and `overrides`, and the Fernet key) into os.environ; return what was set."""
+    values = with_secrets({**load(environ=environ, state=state), **overrides}, environ)
     os.environ.update(values)
     return values
 
@@ -62,5 +85,5 @@ def private(state: Path, **overrides: str) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    for key, value in load().items():
+    for key, value in with_secrets(load()).items():
         sys.stdout.write(f"export {key}={shlex.quote(value)}\n")

@@ -206,7 +206,7 @@ class Shape:
         secret = secrets(self.state)
         # the password goes through stdin (a config read from "-"), never into argv or a log
         redis = subprocess.Popen(["redis-server", "-"], stdin=subprocess.PIPE, env=self.env, start_new_session=True,
-                                 stdout=open(self.deployment.logs / "redis.log", "ab"), stderr=subprocess.STDOUT)
+                                 stdout=open(self.deployment.logs / "redis.log", "ab"), stderr=subprocess.STDOUT)  # nosec B607  # Debian's, on PATH
         redis.stdin.write(f"port {self.ports.redis}\nbind 127.0.0.1\nrequirepass {secret['REDIS_PASSWORD']}\n"
                           f"dir {redis_dir}\nsave \"\"\nappendonly no\n".encode())
         redis.stdin.close()

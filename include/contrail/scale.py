@@ -153,7 +153,7 @@ def generate(days, factor: int, seed: int = 13, source=None) -> dict[dt.date, in
 def main(argv=None) -> int:
     """Command line: python -m contrail.scale --scale 10 --start 2013-01-01 --end 2013-01-07 [--seed 13]."""
     from contrail import storage
-    from contrail.dates import check_in_range, day_range, parse_day
+    from contrail.runs import span
 
     parser = argparse.ArgumentParser(prog="python -m contrail.scale", description=__doc__)
     parser.add_argument("--scale", required=True, help="scale factor, a whole number >= 1")
@@ -164,11 +164,7 @@ def main(argv=None) -> int:
     try:
         factor = check_factor(_int(args.scale, "--scale"))
         seed = _check_seed(_int(args.seed, "--seed"))
-        start = parse_day(args.start)
-        end = parse_day(args.end) if args.end else start
-        check_in_range(start, "--start")
-        check_in_range(end, "--end")
-        days = day_range(start, end)
+        days = span(args.start, args.end)
     except ValueError as exc:
         parser.error(str(exc))
     counts = generate(days, factor, seed)

@@ -60,12 +60,16 @@ def plan(days: list[str], model_name: str | None = None, use_current_champion: b
 
 
 def job_plan(days: list[str], model_name: str, use_current_champion: bool = False) -> dict[str, dict]:
-    """The score job's --plan: model version -> the days it scores and its operating threshold."""
-    from contrail.registry import tracking
+    """The score job's --plan: model version -> the days it scores and its operating threshold; each version
+    checked to be safe to load (registry/trust.py), as the job's executors will load it."""
+    from contrail.registry import tracking, trust
 
     client = tracking.client()
+    groups = plan(days, model_name, use_current_champion)
+    for version in groups:
+        trust.model_uri(model_name, version, client)
     return {version: {"days": group, "threshold": float(client.get_model_version(model_name, version).tags.get("contrail.threshold", "0.5"))}
-            for version, group in plan(days, model_name, use_current_champion).items()}
+            for version, group in groups.items()}
 
 
 def job_arguments(days: list[str], model_name: str | None = None, use_current_champion: bool = False) -> list[str]:

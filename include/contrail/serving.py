@@ -28,14 +28,15 @@ def sample(model: str, version: str) -> tuple[list[dict], list[float]]:
     """Real rows from the version's last holdout day, as JSON records, and the model's own P(late) for them."""
     import mlflow
 
-    from contrail.registry import tracking
+    from contrail.registry import tracking, trust
     from contrail.training import model as delay_model, window
 
+    uri = trust.model_uri(model, version)  # before anything is read for it
     mv = tracking.client().get_model_version(model, version)
     day = mv.tags["contrail.holdout_days"].split(",")[-1]
     frame = delay_model.inputs(window.load([day]).head(SMOKE_ROWS))
     with delay_model.quiet_serialisation():
-        expected = mlflow.pyfunc.load_model(f"models:/{model}/{version}").predict(frame)
+        expected = mlflow.pyfunc.load_model(uri).predict(frame)
     expected = expected.to_numpy() if hasattr(expected, "to_numpy") else expected
     rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
             for r in frame.to_dict(orient="records")]

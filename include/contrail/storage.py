@@ -9,24 +9,33 @@ import uuid
 from urllib.parse import urlparse
 
 from contrail.config import ConfigError, Profile, profile as active_profile
+from contrail.failures import Deterministic
+from spark_jobs import lake
 
 KNOWN_SCHEMES = {"file", "s3", "gs", "gcs", "abfs", "abfss", "az", "wasb", "wasbs", "memory"}
 PART_FILE = "part-00000.parquet"
+STAGING, TRASH = "_staging-", lake.TRASH  # sibling folders of a partition being committed; readers skip "_" names
+WHOLE = "_WHOLE"  # written into a trash folder once every old file is in it
 
 
 class StorageError(RuntimeError):
-    """Reading or writing the lake failed; the message names the path."""
+    """Reading or writing the lake failed; the message names the path. The store may answer next time: retried."""
+
+
+class MissingPartition(Deterministic, StorageError):
+    """A partition that should be there is not (or holds no Parquet file): fails at once."""
+
+
+class UnreadableFile(Deterministic, StorageError):
+    """A Parquet file that cannot be decoded (truncated, not Parquet): fails at once, unlike a read the store broke off."""
 
 
 def check_url(url: str) -> str:
-    """Refuse a data-root URL that no backend can serve, naming it and the accepted forms."""
-    parsed = urlparse(url)
-    if parsed.scheme not in KNOWN_SCHEMES or not (parsed.netloc or parsed.path.strip("/")):
-        raise ConfigError(
-            f"bad storage URL {url!r} (CONTRAIL_DATA_ROOT): expected file:///abs/dir, s3://bucket/prefix, "
-            "gs://bucket/prefix or abfs://container@account.dfs.core.windows.net/prefix"
-        )
-    return url.rstrip("/")
+    """Refuse a data-root URL that no backend can serve or that would leave its place (contrail.inputs),
+    naming it and the accepted forms."""
+    from contrail import inputs
+
+    return inputs.storage_url(url, "CONTRAIL_DATA_ROOT", tuple(sorted(KNOWN_SCHEMES)))
 
 
 def path(url: str, conn_id: str | None):
@@ -101,32 +110,49 @@ def write_parquet_atomically(table, dest) -> int:
 
 
 def commit_staged(dest, write) -> None:
-    """Call `write(staging)` to fill a sibling staging folder, then swap it in for `dest` file by file.
+    """Call `write(staging)` to fill a sibling staging folder, then put it in place of `dest` so readers see the
+    old partition or the new one, never neither and never half.
 
-    Any writer can fill the staging folder (pyarrow here, Spark in the quality gate); on failure the
-    old partition is put back and the staging folder removed.
+    Any writer can fill the staging folder (pyarrow here, Spark in the quality gate). On a local lake the
+    swap is one atomic exchange of the two folders (`spark_jobs/lake.py`, which the Spark jobs publish
+    through too). On object stores the old files go to a trash folder and the new ones into place, file
+    by file: a reader can see half a partition during that swap (a pointer written last would close
+    that gap; not built yet). A failure puts the old partition back; a kill leaves staging or trash
+    folders that the next commit of `dest` rolls back or forward (`recover`).
     """
     fs, parent = dest.fs, dest.parent
     tag = uuid.uuid4().hex[:12]
-    staging = parent / f"_staging-{dest.name}-{tag}"
-    trash = parent / f"_trash-{dest.name}-{tag}"
+    staging = parent / f"{STAGING}{dest.name}-{tag}"
+    trash = parent / f"{TRASH}{dest.name}-{tag}"
     try:
         sweep_leftovers(dest)
         write(staging)
-        had_old = fs.exists(dest.path)
-        if had_old:
-            _move_files(fs, dest.path, trash.path)
-        try:
-            _move_files(fs, staging.path, dest.path)
-        except Exception:
-            if had_old:
-                _move_files(fs, trash.path, dest.path)
-            raise
-        if had_old:
-            _remove(fs, trash.path)
+        if _is_local(dest):
+            lake.swap_folders(staging.path, dest.path, trash.path)
+        else:
+            _swap_files(fs, staging.path, dest.path, trash.path)
     except Exception as exc:
         _remove(fs, staging.path)
         raise StorageError(f"could not write {dest}: {type(exc).__name__}: {exc}") from exc
+
+
+def _is_local(dest) -> bool:
+    return dest.protocol in ("file", "local", "")
+
+
+def _swap_files(fs, staging: str, dest: str, trash: str) -> None:
+    """Object stores have no folder rename: old files (if any) to trash, then a marker saying trash is whole,
+    then the new files in. The marker is written even when there was nothing old, so that `recover` rolls a
+    kill during the last step forward instead of leaving half a partition."""
+    _move_files(fs, dest, trash)
+    fs.pipe_file(f"{trash}/{WHOLE}", b"")
+    try:
+        _move_files(fs, staging, dest)
+    except Exception:
+        _remove(fs, dest)
+        _move_files(fs, trash, dest)
+        raise
+    _remove(fs, trash)
 
 
 def remove_partition(dest) -> None:
@@ -135,18 +161,37 @@ def remove_partition(dest) -> None:
 
 
 def sweep_leftovers(dest) -> None:
-    """Delete staging folders that a killed earlier attempt at `dest` left behind."""
+    """Finish what killed earlier commits of `dest` left behind: roll each back or forward (`recover`)."""
     fs = dest.fs
-    pattern = f"{dest.parent.path}/_staging-{dest.name}-*"
-    for path in fs.glob(pattern):
+    for path in fs.glob(f"{dest.parent.path}/{TRASH}{dest.name}-*"):
+        recover(fs, dest.path, path, path.replace(f"/{TRASH}", f"/{STAGING}", 1))
+    for path in fs.glob(f"{dest.parent.path}/{STAGING}{dest.name}-*"):
         _remove(fs, path)
+
+
+def recover(fs, dest: str, trash: str, staging: str) -> None:
+    """Finish a commit that was killed after it began moving the old partition (`dest`) to `trash`.
+
+    Without the marker, trash holds only part of the old files and the rest is still in `dest`: the old
+    files go back (roll back). With it, `dest` was emptied before any new file went in: the new files left
+    in staging follow (roll forward) and trash goes. A local two-rename swap killed between its renames
+    leaves a whole trash and no `dest`: rolled back the same way.
+    """
+    if fs.exists(f"{trash}/{WHOLE}"):
+        if fs.exists(staging):
+            _move_files(fs, staging, dest)
+        _remove(fs, trash)
+    else:
+        _move_files(fs, trash, dest)
+        _remove(fs, staging)
 
 
 def _move_files(fs, src: str, dst: str) -> None:
     # File by file: fsspec's recursive mv of a folder fails on object stores, which have no folders.
     fs.makedirs(dst, exist_ok=True)
     for path in fs.find(src):
-        fs.mv(path, dst + path[len(src):])
+        if not path.endswith(f"/{WHOLE}"):
+            fs.mv(path, dst + path[len(src):])
     _remove(fs, src)
 
 
@@ -197,20 +242,40 @@ def _parquet_files(dest) -> list[str]:
     fs = dest.fs
     fresh(dest)
     if not fs.exists(dest.path):
-        raise StorageError(f"missing partition {dest}: run the step that writes it first")
+        raise MissingPartition(f"missing partition {dest}: run the step that writes it first")
     files = sorted(p for p in fs.find(dest.path) if p.endswith(".parquet") and "/_" not in p[len(dest.path):])
     if not files:
-        raise StorageError(f"partition {dest} holds no Parquet file")
+        raise MissingPartition(f"partition {dest} holds no Parquet file")
     return files
 
 
 def _each_parquet(dest, read):
+    """`read` each Parquet file of a partition from memory: fetching the bytes can fail for a passing reason (the
+    store broke off, a timeout, a file replaced meanwhile: StorageError, retried), decoding them only because the
+    file is damaged (UnreadableFile: fails at once), whatever exception pyarrow picks for it."""
     for path in _parquet_files(dest):
+        where = f"{dest.protocol}://{path}"
         try:
             with dest.fs.open(path, "rb") as fh:
-                yield read(fh)
+                data = fh.read()
         except Exception as exc:
-            raise StorageError(f"unreadable Parquet file {dest.protocol}://{path}: {type(exc).__name__}: {exc}") from exc
+            raise StorageError(f"could not read {where}: {type(exc).__name__}: {exc}") from exc
+        try:
+            yield read(io.BytesIO(data))
+        except Exception as exc:
+            raise UnreadableFile(f"unreadable Parquet file {where}: {type(exc).__name__}: {exc}") from exc
+
+
+def _read_all(dest, read) -> list:
+    """`read` each Parquet file of a partition. A commit that replaced the partition between the listing and
+    the reads makes a listed file vanish: list again (the reader then sees the new partition, never a mix)."""
+    for attempt in range(3):
+        try:
+            return list(_each_parquet(dest, read))
+        except StorageError as exc:
+            if attempt == 2 or not isinstance(exc.__cause__, FileNotFoundError):
+                raise
+    raise AssertionError("unreachable")
 
 
 def read_parquet(dest, columns: list[str] | None = None):
@@ -218,14 +283,20 @@ def read_parquet(dest, columns: list[str] | None = None):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return pa.concat_tables(list(_each_parquet(dest, lambda fh: pq.read_table(fh, columns=columns)))).to_pandas()
+    table = pa.concat_tables(_read_all(dest, lambda fh: pq.read_table(fh, columns=columns)))
+    try:
+        return table.to_pandas()
+    except (pa.ArrowException, ValueError, LookupError, TypeError) as exc:
+        # pyarrow reads what pandas cannot hold: text that is not UTF-8, a damaged pandas schema in the footer
+        raise UnreadableFile(f"unreadable Parquet data in {dest}: {type(exc).__name__}: {exc}; "
+                             "the file is damaged or was written wrong: land it again") from exc
 
 
 def parquet_rows(dest) -> int:
     """The row count of a partition from its Parquet footers, without reading the data."""
     import pyarrow.parquet as pq
 
-    return sum(_each_parquet(dest, lambda fh: pq.ParquetFile(fh).metadata.num_rows))
+    return sum(_read_all(dest, lambda fh: pq.ParquetFile(fh).metadata.num_rows))
 
 
 def partition_digest(dest) -> str:

@@ -91,7 +91,7 @@ def monitor_day(day: str, limits: dict | None = None) -> dict:
     limits = limits or thresholds()
     manifest = scoring.read_manifest(day)
     if manifest is None:
-        raise FileNotFoundError(f"{day} has no scoring manifest (scoring/dt={day}/model.json): score it first")
+        raise storage.MissingPartition(f"{day} has no scoring manifest (scoring/dt={day}/model.json): score it first")
     model_name, version = manifest["model_name"], manifest["model_version"]
     days = trailing_days(day, manifest, limits["window_days"])
     frames = {d: storage.read_parquet(storage.location(datasets.PREDICTIONS.partition(parse_day(d)))) for d in days}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contrail.config import ConfigError
+from contrail.failures import Deterministic
 
 DEFAULT_PRICES = {
     "ec2:m5.xlarge": 0.192, "ec2:m5.2xlarge": 0.384, "ec2:m5.4xlarge": 0.768,
@@ -29,7 +30,7 @@ DEFAULT_PRICES = {
 DEFAULT_SPOT_DISCOUNT = 0.6  # spot capacity typically costs 30-40 % of on demand; say 40 %
 
 
-class BudgetExceeded(RuntimeError):
+class BudgetExceeded(Deterministic, RuntimeError):
     """An estimate is over the budget; nothing was started."""
 
 

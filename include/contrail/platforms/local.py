@@ -24,12 +24,13 @@ def _empty(task_id: str, doc: str, **kwargs):
 
 
 def _lake_path(relative: str) -> Path:
-    from contrail import storage
+    """A folder of the local lake named by a plan (an XCom, which the REST API can edit): checked to stay inside it."""
+    from contrail import inputs, storage
 
     root = storage.root()
     if root.protocol not in ("file", "local", ""):
         raise storage.StorageError(f"the local platform works on a local lake folder, not {root}")
-    return Path(root.path) / relative
+    return Path(root.path) / inputs.relative(relative, "lake path of the training plan", under=("training/jobs/",))
 
 
 def skip_unless_request(request):
@@ -47,9 +48,14 @@ def run_argv(job: str, argv: list[str]):
     """Run spark_jobs/<job>.py with `argv` in-process against the local Spark Connect server."""
     from contrail.spark import connect
 
+    from contrail import storage
+
     module = importlib.import_module(f"spark_jobs.{job}")
     log.info("running %s on %s: %s", job, connect.url(), " ".join(argv))
-    return module.main(argv, spark=connect.session())
+    try:
+        return module.main(argv, spark=connect.session())
+    except FileNotFoundError as exc:  # the job names the missing partition; a retry cannot make it appear
+        raise storage.MissingPartition(str(exc)) from exc
 
 
 def run_job(job: str, days: list[str], params: dict | None = None):

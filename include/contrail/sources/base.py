@@ -5,10 +5,12 @@ from __future__ import annotations
 import abc
 import datetime as dt
 
+from contrail.failures import Deterministic
+
 DIMENSION_TABLES = ("planes", "airports", "airlines")
 
 
-class SourceError(RuntimeError):
+class SourceError(Deterministic, RuntimeError):
     """The source lacks a table or a day; the message names which and where."""
 
 

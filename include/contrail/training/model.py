@@ -52,10 +52,13 @@ DEFAULTS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_c
 
 
 def model_name() -> str:
-    """The registered model's name: CONTRAIL_MODEL_NAME, else flights_delay (read at call time)."""
+    """The registered model's name: CONTRAIL_MODEL_NAME, else flights_delay (read at call time, checked: it names
+    lake folders and lock files)."""
     import os
 
-    return os.environ.get("CONTRAIL_MODEL_NAME") or MODEL_NAME
+    from contrail import inputs
+
+    return inputs.name(os.environ.get("CONTRAIL_MODEL_NAME") or MODEL_NAME, "CONTRAIL_MODEL_NAME")
 
 
 def check_params(params: dict) -> dict:

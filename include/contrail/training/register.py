@@ -29,9 +29,9 @@ def code_version() -> str:
 
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.PROJECT_ROOT, capture_output=True, text=True,
-                              check=True, timeout=10).stdout.strip()
+                              check=True, timeout=10).stdout.strip()  # nosec B607  # git from PATH, fixed argv
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=config.PROJECT_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+                               capture_output=True, text=True, timeout=10).stdout.strip()  # nosec B607  # as above
         return head + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return os.environ.get("CONTRAIL_CODE_VERSION", "unknown")
@@ -63,8 +63,9 @@ def register(output: Path, model_name: str, lineage: dict, job: dict) -> dict:
     """
     import mlflow
 
-    from contrail.registry import tracking
+    from contrail.registry import tracking, trust
 
+    model_folder = trust.check_folder(Path(output) / "model", f"the model of job {job['name']}")  # before MLflow sees it
     tracking.configure()
     client = mlflow.MlflowClient()
     earlier = registered_by(client, model_name, job["name"])
@@ -100,7 +101,7 @@ def register(output: Path, model_name: str, lineage: dict, job: dict) -> dict:
             mlflow.log_dict(result["tuning"], "tuning.json")
         mlflow.log_artifacts(str(output / "plots"), "plots")
         with model.quiet_serialisation():
-            pipeline = mlflow.sklearn.load_model(str(output / "model"))
+            pipeline = mlflow.sklearn.load_model(str(model_folder))
             saved = mlflow.models.Model.load(str(output / "model"))
             info = mlflow.sklearn.log_model(
                 pipeline, name="model", signature=saved.signature, input_example=saved.load_input_example(str(output / "model")),

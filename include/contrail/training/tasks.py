@@ -83,6 +83,9 @@ def register(request: dict, impl) -> dict:
     from contrail import storage
     from contrail.training import register as registration
 
-    lineage = json.loads(storage.location(request["lineage"]).read_text())
+    from contrail import inputs
+
+    lineage = json.loads(storage.location(inputs.relative(request["lineage"], "lineage path of the training plan",
+                                                          under=(f"{JOBS}/",))).read_text())
     with impl.job_output(request["output"]) as folder:
         return registration.register(folder, request["model"], lineage, request["job"])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from contrail import datasets, storage
 from contrail.dates import parse_day
+from contrail.failures import Deterministic
 from contrail.quality import ledger
 
 WINDOW_DAYS = 28  # an automatic window: the usable days of the latest 28 calendar days (see latest())
@@ -20,7 +21,7 @@ HOLDOUT_SHARE = 0.15
 VALIDATION_SHARE = 0.15
 
 
-class WindowError(ValueError):
+class WindowError(Deterministic, ValueError):
     """The window cannot be trained on; the message says which days and why."""
 
 
@@ -49,7 +50,7 @@ def built_days() -> list[str]:
 
 def explicit(start: str, end: str | None) -> list[str]:
     """Every day from start to end: each must have features that passed quality, or WindowError names them."""
-    first, last = parse_day(start), parse_day(end or start)
+    first, last = parse_day(start, "param start"), parse_day(end or start, "param end" if end else "param start")
     if last < first:
         raise WindowError(f"window end {last} is before its start {first}")
     days = [f"{first + dt.timedelta(days=i):%Y-%m-%d}" for i in range((last - first).days + 1)]

@@ -99,9 +99,8 @@ def spark_operators(job: str, plan) -> dict:
         @task(task_id="start_cluster")
         def check_existing_cluster(request: dict) -> str:
             from contrail.platforms.aws import emr
-            from contrail.platforms.steps import failing_fast
 
-            return failing_fast(emr.check_cluster, request["cluster_id"], request["aws_conn_id"], request["region_name"])
+            return emr.check_cluster(request["cluster_id"], request["aws_conn_id"], request["region_name"])
 
         start = check_existing_cluster(plan["start_cluster"])
         stop = _empty("stop_cluster", "The existing cluster (CONTRAIL_EMR_CLUSTER_ID) stays up.")

@@ -253,7 +253,9 @@ def upload_serving_model(model_name: str, version: str, uri: str, conn_id: str) 
     if hook.check_for_key(key, bucket):
         return uri
     with tempfile.TemporaryDirectory(prefix="contrail-serving-") as tmp:
-        folder = mlflow.artifacts.download_artifacts(f"models:/{model_name}/{version}", dst_path=f"{tmp}/model")
+        from contrail.registry import trust
+
+        folder = mlflow.artifacts.download_artifacts(trust.model_uri(model_name, version), dst_path=f"{tmp}/model")
         archive = Path(tmp) / "model.tar.gz"
         with tarfile.open(archive, "w:gz") as tar:
             for path in sorted(Path(folder).rglob("*")):
