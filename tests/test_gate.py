@@ -2,7 +2,7 @@
 
 import pytest
 
-from contrail.registry.gate import Decision, GateConfig, decide
+from contrail.registry.gate import GateConfig, decide
 
 GOOD = {"roc_auc": 0.74, "pr_auc": 0.52, "log_loss": 0.55, "brier": 0.18}
 
@@ -56,7 +56,12 @@ def test_settings_come_from_the_environment_and_operator_arguments(monkeypatch):
     assert not decide(GOOD, None, cfg).promote
 
 
-def test_figures_without_the_gate_metric_are_an_error():
-    with pytest.raises(ValueError, match="lack the gate metric 'roc_auc'"):
+def test_figures_without_the_gate_metric_are_an_error_and_only_that_metric_is_required():
+    with pytest.raises(ValueError, match=r"lack the gate metric 'roc_auc': \['pr_auc'\]"):
         decide({"pr_auc": 0.5}, None)
-    assert isinstance(decide(GOOD, None), Decision)
+    with pytest.raises(ValueError, match="lack the gate metric 'pr_auc'"):  # the configured metric, whichever it is
+        decide({"roc_auc": 0.74}, None, GateConfig(metric="pr_auc"))
+    # a secondary metric either side lacks is not compared: the gate metric alone decides
+    bare = decide({"roc_auc": 0.75}, GOOD)
+    assert bare.promote and not any("regressed" in reason for reason in bare.reasons), bare.reasons
+    assert not decide({"roc_auc": 0.73}, GOOD).promote
