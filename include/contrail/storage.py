@@ -296,7 +296,14 @@ def parquet_rows(dest) -> int:
     """The row count of a partition from its Parquet footers, without reading the data."""
     import pyarrow.parquet as pq
 
-    return sum(_read_all(dest, lambda fh: pq.ParquetFile(fh).metadata.num_rows))
+    def rows(fh) -> int:
+        meta = pq.ParquetFile(fh).metadata
+        groups = sum(meta.row_group(i).num_rows for i in range(meta.num_row_groups))
+        if meta.num_rows < 0 or meta.num_rows != groups:  # a damaged footer can still parse
+            raise ValueError(f"the footer says {meta.num_rows} rows, its row groups {groups}")
+        return meta.num_rows
+
+    return sum(_read_all(dest, rows))
 
 
 def partition_digest(dest) -> str:

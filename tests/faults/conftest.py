@@ -37,10 +37,15 @@ class Report:
 
     def table(self) -> str:
         head = ("scenario", "faults injected", "cases tried", "rows checked", "rows lost", "duplicates")
-        body = [(r.scenario, r.faults, r.cases, r.rows, r.lost, r.duplicates) for r in sorted(self.rows.values(), key=lambda r: r.scenario)]
+        body = [(r.scenario, r.faults, r.cases, r.rows, r.lost, r.duplicates) for r in sorted(self.rows.values(), key=_order)]
         lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         lines += ["| " + " | ".join(f"{v:,}" if isinstance(v, int) else v for v in row) + " |" for row in body]
         return "\n".join(lines)
+
+
+def _order(row: Row) -> tuple:
+    number, _, rest = row.scenario.partition(" ")
+    return (int(number), rest) if number.isdigit() else (10**6, row.scenario)
 
 
 _REPORT = Report()

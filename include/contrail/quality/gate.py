@@ -106,6 +106,8 @@ def gate_raw(table: str, day: dt.date, gx=None, engine: str | None = None) -> di
             frame = spark_gate.read_with_row_ids(storage.spark_uri(datasets.BY_NAME[f"raw_{table}"].partition(day)))
         else:
             frame = storage.read_parquet(source).reset_index(drop=True)
+            if len(frame) != rows:
+                raise storage.UnreadableFile(f"{source}: its footers say {rows} rows, its data holds {len(frame)}")
     except (storage.MissingPartition, storage.UnreadableFile) as exc:
         # an input that cannot be read is a failed gate, recorded as such: the day's earlier verdict and
         # validated rows must not outlive the file they came from (a store that broke off is retried instead)
