@@ -127,7 +127,7 @@ def commit_staged(dest, write) -> None:
     try:
         sweep_leftovers(dest)
         write(staging)
-        if _is_local(dest):
+        if is_local(dest):
             lake.swap_folders(staging.path, dest.path, trash.path)
         else:
             _swap_files(fs, staging.path, dest.path, trash.path)
@@ -136,7 +136,8 @@ def commit_staged(dest, write) -> None:
         raise StorageError(f"could not write {dest}: {type(exc).__name__}: {exc}") from exc
 
 
-def _is_local(dest) -> bool:
+def is_local(dest) -> bool:
+    """Is `dest` (an ObjectStoragePath) on the local file system (a folder lake, not an object store)?"""
     return dest.protocol in ("file", "local", "")
 
 

@@ -28,7 +28,7 @@ def _lake_path(relative: str) -> Path:
     from contrail import inputs, storage
 
     root = storage.root()
-    if root.protocol not in ("file", "local", ""):
+    if not storage.is_local(root):
         raise storage.StorageError(f"the local platform works on a local lake folder, not {root}")
     return Path(root.path) / inputs.relative(relative, "lake path of the training plan", under=("training/jobs/",))
 

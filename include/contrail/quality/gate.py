@@ -58,7 +58,7 @@ def validator():
     from contrail.quality.gx_engine import Validator
 
     root = storage.root()
-    if root.protocol not in ("file", "local", ""):
+    if not storage.is_local(root):
         return Validator()  # Data Docs are built for local lakes; result JSON is written everywhere
     reports = Path(root.path) / "reports" / "quality"
     return Validator(project_dir=reports / "gx", docs_dir=reports / "docs")

@@ -17,7 +17,7 @@ from contrail.training.register import code_version  # noqa: F401  (kept where c
 def local_features_dir() -> Path:
     """The features folder of the lake, which must be a local folder for an in-process job."""
     root = storage.root()
-    if root.protocol not in ("file", "local", ""):
+    if not storage.is_local(root):
         raise storage.StorageError(f"the in-process training job reads features from a local folder, not {root}: "
                                    "train with the profile's managed training job instead")
     return Path(root.path) / datasets.FEATURES.path
