@@ -23,16 +23,17 @@ RETRAIN = datasets.asset(datasets.RETRAIN_REQUEST)
 def contrail_monitoring():
     """
     ### Drift and decay monitoring, and drift-triggered retraining
-    **monitor**: for each newly scored day, the features and the predictions against the training
-    reference of the model that scored them (`reference_profile.json` of its MLflow run): PSI for
-    every feature, KS (numeric) or chi-square (categorical); with the day's labels, realised ROC
-    AUC and log loss and their decay from the holdout figures. Per day: `monitoring/dt=…/figures.json`,
-    an HTML report `reports/drift/dt=…/report.html` (distributions against the reference, PSI table,
-    performance over time; its address is in the task log) and a run in MLflow experiment
-    `contrail-monitoring` tagged with the model version.
+    **monitor**: for each newly scored day after the scoring model's window (a day inside it is
+    "in window, not judged"), the features and the predictions against the training reference of
+    the model that scored them (`reference_profile.json` of its MLflow run): PSI for every feature,
+    KS (numeric) or chi-square (categorical); with the day's labels, realised ROC AUC and log loss
+    and their decay from the holdout figures. Per day: `monitoring/dt=…/figures.json`, an HTML
+    report `reports/drift/dt=…/report.html` (distributions against the reference, PSI table with
+    thresholds, performance over time; its address is in the task log) and a run in MLflow
+    experiment `contrail-monitoring` tagged with the model version.
 
-    **request_retraining**: when a day crosses the thresholds (`CONTRAIL_DRIFT_*`,
-    `CONTRAIL_PREDICTION_PSI`, `CONTRAIL_DECAY_ROC_AUC`), outside the cooldown
+    **request_retraining**: when a day crosses the thresholds its model's training calibrated on the
+    window's own noise (`CONTRAIL_ALARM_QUANTILE`, `CONTRAIL_DRIFT_SHARE`), outside the cooldown
     (`CONTRAIL_RETRAIN_COOLDOWN_DAYS`, in data days) and with features that passed quality, emits
     asset `retrain_request` with the reasons: `contrail_training` is scheduled on it. Otherwise skipped,
     saying why.

@@ -85,6 +85,7 @@ def test_the_report_holds_the_table_plots_and_escapes_text(tmp_path):
     result = drift.compare(ref, current)
     path = report.write_html(tmp_path / "r" / "report.html", day="2013-07-01", model="<script>m", version="3", drift=result,
                              summary=drift.summarise(result, ignore=("carrier",)), profile=ref,
+                             limits={"psi": {"x": 0.2}, "prediction_psi": None},
                              performance=[{"dt": "2013-06-30", "roc_auc": 0.7, "log_loss": 0.5},
                                           {"dt": "2013-07-01", "roc_auc": 0.6, "log_loss": 0.6}],
                              decay={"reference_roc_auc": 0.72, "roc_auc": 0.6, "decay": 0.12}, reasons=["x drifted"])
@@ -93,3 +94,4 @@ def test_the_report_holds_the_table_plots_and_escapes_text(tmp_path):
     assert "&lt;script&gt;m" in text and "<script>" not in text
     assert "<td>not judged</td>" in text and "(not judged, one value per day: carrier)" in text
     assert "Retraining requested:</b> x drifted" in text and "(decay +0.1200)" in text
+    assert "<td>0.2000</td>" in text and "fixed thresholds" in text  # the threshold x was judged by, and its basis

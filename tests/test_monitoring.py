@@ -25,7 +25,7 @@ def scored(dagbag, spark):
         assert promotion.promote(NAME, candidate["version"])["promoted"]
         synthetic.write_days("2013-10-11", 1)
         synthetic.write_days("2013-10-12", 3, shift=True)
-        scoring.score(["2013-10-11", "2013-10-12", "2013-10-13", "2013-10-14"])
+        scoring.score(["2013-10-05", "2013-10-11", "2013-10-12", "2013-10-13", "2013-10-14"])  # 10-05: a training day
         yield candidate
     finally:
         os.environ.pop("CONTRAIL_MODEL_NAME", None)
@@ -40,7 +40,10 @@ def test_an_unshifted_day_is_monitored_and_asks_for_nothing(dagbag, scored):
     dag_run, states = run_monitoring(dagbag, "2013-10-11", "2013-10-11")
     assert states == {"resolve_days": "success", "monitor": "success", "request_retraining": "skipped"}
     figures = monitor.read_figures("2013-10-11")
-    assert figures["version"] == scored["version"] and figures["retrain_reasons"] == [] and figures["drift_days"] == ["2013-10-11"]
+    assert figures["version"] == scored["version"] and figures["retrain_reasons"] == [] and figures["verdict"] == "stable"
+    # the trailing days exclude 10-05: the same model scored it, but it is a day of its own window
+    assert figures["drift_days"] == ["2013-10-11"] and figures["days_after_window"] == 1 and figures["calibrated"]
+    assert figures["performance"]["days_after_window"] == 1
     assert figures["prediction_psi"] < 0.1
     # decay is measured against the scoring model's own holdout figure (its tag keeps 6 decimals)
     assert figures["decay"]["reference_roc_auc"] == pytest.approx(scored["metrics"]["roc_auc"], abs=1e-6)
@@ -74,6 +77,17 @@ def test_a_shifted_day_asks_for_retraining_once_within_the_cooldown(dagbag, scor
 
     again, states = run_monitoring(dagbag, "2013-10-14", "2013-10-14")
     assert states["request_retraining"] == "skipped" and [r["dt"] for r in retrain.requests()] == ["2013-10-12"]
+
+
+def test_a_day_of_the_model_s_own_window_is_not_judged(scored):
+    figures = monitor.monitor_day("2013-10-05")
+    assert figures["judged"] is False and figures["verdict"] == "in window, not judged" and figures["window_part"] == "train"
+    assert figures["window"] == ["2013-10-01", "2013-10-10"]
+    assert figures["retrain_reasons"] == [] and figures["performance"] is None and figures["decay"] is None
+    assert figures["max_psi"] is None and monitor.read_figures("2013-10-05")["verdict"] == "in window, not judged"
+    report = storage.location("reports/drift/dt=2013-10-05/report.html").read_text()
+    assert "in window, not judged" in report and "2013-10-01..2013-10-10" in report
+    assert retrain.choose([figures], cooldown_days=7) == (None, [])
 
 
 def test_a_day_that_failed_quality_never_asks_for_retraining(scored):

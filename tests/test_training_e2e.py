@@ -1,4 +1,5 @@
-"""Three weeks of real 2013 data through the features DAG, then the training DAG through Airflow (dag.test)."""
+"""Three weeks of real 2013 data through the features DAG, the training DAG on the first 18 days and the inference and
+monitoring DAGs on the 3 days after its window, through Airflow (dag.test)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from contrail.registry import ledger, promotion, tracking
 
 pytestmark = [pytest.mark.airflow, pytest.mark.spark]
 START, END = "2013-05-01", "2013-05-21"
+TRAIN_END = "2013-05-18"  # the days after it are scored and monitored out of time
 MODEL = "flights_delay"
 
 
@@ -28,7 +30,7 @@ def trained(dagbag, spark):
     features = dagbag.get_dag("contrail_features").test(run_conf={"start": START, "end": END})
     assert features.state == "success"
     training = dagbag.get_dag("contrail_training").test(
-        run_conf={"start": START, "end": END, "tune": True, "n_trials": 2, "timeout_minutes": 2})
+        run_conf={"start": START, "end": TRAIN_END, "tune": True, "n_trials": 2, "timeout_minutes": 2})
     return training
 
 
@@ -42,14 +44,22 @@ def test_a_training_run_registers_and_promotes_a_model_on_real_data(trained):
     client = tracking.client()
     champion = promotion.alias_version(client, MODEL, "champion")
     mv = client.get_model_version(MODEL, champion)
-    assert mv.tags["contrail.window"] == f"{START}..{END}" and mv.tags["contrail.decision"] == "promoted"
-    assert mv.tags["contrail.holdout_days"] == "2013-05-19,2013-05-20,2013-05-21"
+    assert mv.tags["contrail.window"] == f"{START}..{TRAIN_END}" and mv.tags["contrail.decision"] == "promoted"
+    assert mv.tags["contrail.holdout_days"] == "2013-05-16,2013-05-17,2013-05-18"
     auc = float(mv.tags["contrail.holdout_roc_auc"])
-    print(f"\nholdout ROC AUC of {MODEL} v{champion} trained on {START}..{END} through Airflow: {auc:.4f}")
+    print(f"\nholdout ROC AUC of {MODEL} v{champion} trained on {START}..{TRAIN_END} through Airflow: {auc:.4f}")
     # the gate scored the registered model afresh on the holdout days: it reproduces what training reported
     assert promoted(champion)["metrics"]["roc_auc"] == pytest.approx(auc, abs=1e-6)  # (the tag keeps 6 decimals)
     run = client.get_run(mv.tags["contrail.run_id"])
-    assert run.data.params["days"] == "21" and int(run.data.params["rows_holdout"]) > 2000
+    assert run.data.params["days"] == "18" and int(run.data.params["rows_holdout"]) > 2000
+    # the thresholds monitoring will judge by, calibrated on the window's own noise: its own days rarely alarm
+    import mlflow
+
+    calibration = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/reference_profile.json")["calibration"]
+    print(f"calibrated on real data: 1-day prediction PSI threshold {calibration['by_days']['1']['prediction_psi']:.3f}, "
+          f"7-day {calibration['by_days']['7']['prediction_psi']:.3f}, decay {calibration['decay']['threshold']:.3f}, "
+          f"in-window alarm days {calibration['in_window']['flagged']}")
+    assert calibration["in_window"]["days"] == 18 and calibration["in_window"]["share"] < 0.05
 
 
 def test_the_promotion_event_carries_the_version_and_metrics(trained):
@@ -68,7 +78,7 @@ def test_the_promotion_event_carries_the_version_and_metrics(trained):
 
 def test_a_retrain_on_the_same_window_is_refused_and_skips_promotion(dagbag, trained):
     # dag.test keeps the previous run's conf in the DAG's params: say tune=False outright
-    again = dagbag.get_dag("contrail_training").test(run_conf={"start": START, "end": END, "tune": False})
+    again = dagbag.get_dag("contrail_training").test(run_conf={"start": START, "end": TRAIN_END, "tune": False})
     states = {ti.task_id: ti.state for ti in again.get_task_instances()}
     assert states["train.register"] == "success" and states["promote"] == "skipped", states
     assert states["train.submit_training"] == "success" and states["mirror_model.plan"] == "success"
@@ -90,8 +100,9 @@ def test_real_days_are_scored_and_monitored_through_airflow(dagbag, trained):
     monitored = dagbag.get_dag("contrail_monitoring").test(run_conf=days)
     assert monitored.state == "success"
     figures = monitor.read_figures("2013-05-21")
-    print(f"\nmonitoring 2013-05-21 (real data, v{champion}): max PSI {figures['max_psi']:.3f} ({figures['max_psi_feature']}), "
-          f"prediction PSI {figures['prediction_psi']:.3f}, ROC AUC {figures['performance']['roc_auc']:.4f}, "
-          f"retrain: {figures['retrain_reasons'] or 'no'}")
-    assert figures["version"] == champion and figures["performance"]["rows"] > 700
+    print(f"\nmonitoring 2013-05-21 (real data, v{champion}, {figures['days_after_window']} days after its window): "
+          f"max PSI {figures['max_psi']:.3f} ({figures['max_psi_feature']}), prediction PSI {figures['prediction_psi']:.3f}, "
+          f"ROC AUC {figures['performance']['roc_auc']:.4f}, retrain: {figures['retrain_reasons'] or 'no'}")
+    assert figures["version"] == champion and figures["performance"]["rows"] > 700 and figures["judged"]
+    assert figures["days_after_window"] == 3 and figures["drift_days"] == ["2013-05-19", "2013-05-20", "2013-05-21"]
     assert storage.location("reports/drift/dt=2013-05-21/report.html").exists()

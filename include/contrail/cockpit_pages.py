@@ -38,9 +38,12 @@ def day_row(day: str) -> str:
     scored, figures = scoring.read_manifest(day), read_figures(day) or {}
     by = f"{scored['model_name']} v{scored['model_version']} ({scored['rows']} rows)" if scored else None
     perf = figures.get("performance") or {}
-    drift = (f"max PSI {figures['max_psi']:.3f} ({_e(figures.get('max_psi_feature'))}), prediction PSI "
-             f"{figures['prediction_psi']:.3f}, ROC AUC {perf['roc_auc']:.4f}" if perf else
-             f"max PSI {figures['max_psi']:.3f}" if figures else "-")
+    if figures.get("judged") is False:
+        drift = f"in window, not judged (a {_e(figures.get('window_part'))} day of the model)"
+    else:
+        drift = (f"max PSI {figures['max_psi']:.3f} ({_e(figures.get('max_psi_feature'))}), prediction PSI "
+                 f"{figures['prediction_psi']:.3f}, ROC AUC {perf['roc_auc']:.4f}" if perf else
+                 f"max PSI {figures['max_psi']:.3f}" if figures else "-")
     reasons = "; ".join(figures.get("retrain_reasons") or [])
     links = " ".join(filter(None, (_a(cockpit.lake_url(figures.get("report")), "drift report"),
                                    _a(cockpit.mlflow_run_url(figures.get("mlflow_run_id")), "MLflow run"))))

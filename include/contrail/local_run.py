@@ -266,7 +266,7 @@ def summary(days: list[str], lake: Path) -> str:
         c = published_counts([day])[day] if (lake / "features_counts" / f"dt={day}").exists() else {}
         scored, drift = scoring.read_manifest(day), read_figures(day)
         version = f"v{scored['model_version']}" if scored else "-"
-        psi = f"{drift['max_psi']:.2f}" if drift else "-"
+        psi = "-" if not drift else "in win." if drift.get("judged") is False else f"{drift['max_psi']:.2f}"
         lines.append(f"{day:<12}{verdict['status']:>9}{verdict['rows_in']:>8}{verdict['rows_quarantined']:>12}"
                      f"{c.get('features', '-'):>10}{c.get('cancelled', '-'):>10}{c.get('diverted', '-'):>10}"
                      f"{version:>11}{psi:>9}")

@@ -52,8 +52,10 @@ def quality(verdict: dict) -> None:
 
 
 def drift(figures: dict) -> None:
+    gauge("drift.retrain_requested", bool(figures.get("retrain_reasons")))
+    if figures.get("judged") is False:  # a day of the model's own window: no drift figure to show
+        return
     gauge("drift.max_psi", figures["max_psi"])
     gauge("drift.prediction_psi", figures["prediction_psi"])
-    gauge("drift.retrain_requested", bool(figures.get("retrain_reasons")))
     if figures.get("performance"):
         gauge("model.roc_auc", figures["performance"]["roc_auc"])

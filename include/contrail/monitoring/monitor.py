@@ -1,12 +1,13 @@
-"""Per-day monitoring of the scored days: drift against the scoring model's training reference,
-realised performance and its decay, reports, MLflow figures, and whether to ask for retraining.
+"""Per-day monitoring of the scored days, out of time: drift against the scoring model's training
+reference, realised performance and its decay, reports, MLflow figures, and whether to ask for retraining.
 
-Thresholds (environment, defaults in brackets): CONTRAIL_DRIFT_PSI [0.2] marks a feature drifted;
-CONTRAIL_DRIFT_SHARE [0.5] of the features drifted, or CONTRAIL_PREDICTION_PSI [0.2] on the
-prediction, or CONTRAIL_DECAY_ROC_AUC [0.05] lost against the holdout ROC AUC asks for retraining.
-CONTRAIL_RETRAIN_COOLDOWN_DAYS [7]: at most one retraining request per that many data days.
-CONTRAIL_DRIFT_WINDOW_DAYS [7]: drift of a day is measured on the trailing days (this many, ending at
-it) scored by the same model; realised performance on the day alone.
+A day inside the scoring model's own window (its train, validation or holdout days) is "in window,
+not judged": the model has seen it, so its figures say nothing about decay or drift (a model scores
+its training days far better than any other). Its figures file and report say so, and it never asks
+for retraining. A day after the window is judged: drift over the trailing days after the window that
+the same model scored (up to CONTRAIL_DRIFT_WINDOW_DAYS), realised performance on the day alone,
+with the days since the window's end. The thresholds are those its training calibrated on the
+window's own noise (`contrail.monitoring.calibration`; the settings are listed there).
 """
 
 from __future__ import annotations
@@ -14,25 +15,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import tempfile
 from pathlib import Path
 
 from contrail import datasets, scoring, storage
 from contrail.dates import parse_day
+from contrail.monitoring import calibration
 from contrail.quality import ledger
 from contrail.training.model import PER_DAY
 
 log = logging.getLogger(__name__)
 EXPERIMENT = "contrail-monitoring"
-
-
-def thresholds() -> dict[str, float]:
-    env = os.environ.get
-    return {"psi": float(env("CONTRAIL_DRIFT_PSI", "0.2")), "drift_share": float(env("CONTRAIL_DRIFT_SHARE", "0.5")),
-            "prediction_psi": float(env("CONTRAIL_PREDICTION_PSI", "0.2")),
-            "decay": float(env("CONTRAIL_DECAY_ROC_AUC", "0.05")), "cooldown_days": int(env("CONTRAIL_RETRAIN_COOLDOWN_DAYS", "7")),
-            "window_days": int(env("CONTRAIL_DRIFT_WINDOW_DAYS", "7"))}
+NOT_JUDGED = "in window, not judged"
+thresholds = calibration.settings
 
 
 def figures_path(day: str):
@@ -47,7 +42,7 @@ def stale_days() -> list[str]:
 
 
 def reference(model_name: str, version: str) -> tuple[dict, dict]:
-    """The training reference profile of a version and its holdout figures (from its MLflow run)."""
+    """The training reference profile of a version, its holdout figures and its window's split (from its MLflow run)."""
     import mlflow
 
     from contrail.registry import tracking
@@ -55,7 +50,18 @@ def reference(model_name: str, version: str) -> tuple[dict, dict]:
     mv = tracking.client().get_model_version(model_name, version)
     run = tracking.client().get_run(mv.tags["contrail.run_id"])
     profile = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/reference_profile.json")
-    return profile, {"roc_auc": float(mv.tags["contrail.holdout_roc_auc"]), "log_loss": float(mv.tags["contrail.holdout_log_loss"])}
+    window = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/window.json")
+    split = {part: list(window[part]) for part in ("train", "validation", "holdout")}
+    return profile, {"roc_auc": float(mv.tags["contrail.holdout_roc_auc"]), "log_loss": float(mv.tags["contrail.holdout_log_loss"]),
+                     "split": split, "window_end": max(d for days in split.values() for d in days),
+                     "window_start": min(d for days in split.values() for d in days)}
+
+
+def window_part(day: str, ref: dict) -> str | None:
+    """"train", "validation" or "holdout" when `day` lies in the model's window (its first to its last day)."""
+    if not ref["window_start"] <= day <= ref["window_end"]:
+        return None
+    return next((part for part, days in ref["split"].items() if day in days), "train")
 
 
 def performance(frame) -> dict | None:
@@ -69,74 +75,104 @@ def performance(frame) -> dict | None:
     return {"roc_auc": figures["roc_auc"], "log_loss": figures["log_loss"], "rows": len(labelled)}
 
 
-def reasons_to_retrain(summary: dict, prediction: dict, perf: dict | None, ref: dict, limits: dict) -> list[str]:
-    reasons = []
-    share = len(summary["drifted"]) / max(summary["n_features"], 1)
-    if share >= limits["drift_share"]:
-        reasons.append(f"{len(summary['drifted'])} of {summary['n_features']} features drifted (PSI >= {limits['psi']}): "
-                       + ", ".join(summary["drifted"]))
-    if prediction["psi"] >= limits["prediction_psi"]:
-        reasons.append(f"prediction distribution drifted: PSI {prediction['psi']:.3f} >= {limits['prediction_psi']}")
-    if perf is not None and ref["roc_auc"] - perf["roc_auc"] >= limits["decay"]:
-        reasons.append(f"ROC AUC decayed {ref['roc_auc']:.4f} -> {perf['roc_auc']:.4f} (by >= {limits['decay']})")
-    return reasons
+def alarm_limits(profile: dict, days: int, limits: dict, judged) -> dict:
+    """The thresholds a comparison over `days` trailing days is judged by: the model's calibration, or for a version
+    trained before calibration existed, the fixed settings."""
+    if profile.get("calibration"):
+        return calibration.limits_for(profile["calibration"], days)
+    return calibration.fixed_limits(limits, judged)
 
 
 def monitor_day(day: str, limits: dict | None = None) -> dict:
     """Drift, performance, report and MLflow figures of one scored day; returns its figures."""
-    import pandas as pd
-
-    from contrail.monitoring import drift
-
     limits = limits or thresholds()
     manifest = scoring.read_manifest(day)
     if manifest is None:
         raise storage.MissingPartition(f"{day} has no scoring manifest (scoring/dt={day}/model.json): score it first")
     model_name, version = manifest["model_name"], manifest["model_version"]
-    days = trailing_days(day, manifest, limits["window_days"])
-    frames = {d: storage.read_parquet(storage.location(datasets.PREDICTIONS.partition(parse_day(d)))) for d in days}
-    frame = frames[day].rename(columns={"probability": "prediction"})
-    current = pd.concat(frames.values(), ignore_index=True).rename(columns={"probability": "prediction"})
     profile, ref = reference(model_name, version)
-    result = drift.compare(profile, current)
-    prediction = result.pop("prediction")
-    summary = drift.summarise(result, psi_threshold=limits["psi"], ignore=PER_DAY)
-    summary["current"] = f"{len(days)} scored day(s) {days[0]}..{days[-1]}, {len(current)} rows"
-    perf = performance(frame)
-    reasons = reasons_to_retrain(summary, prediction, perf, ref, limits)
-    decay = None if perf is None else {"reference_roc_auc": ref["roc_auc"], "roc_auc": perf["roc_auc"],
-                                       "decay": ref["roc_auc"] - perf["roc_auc"]}
-    figures = {"dt": day, "model": model_name, "version": version, "rows": len(frame), "drift_days": days,
-               "drift_rows": len(current), "max_psi": summary["max_psi"],
-               "max_psi_feature": summary["max_psi_feature"], "drifted": summary["drifted"],
-               "prediction_psi": prediction["psi"], "performance": perf, "decay": decay, "retrain_reasons": reasons,
-               "usable": not ledger.usable_days("features", [day])[1]}
-    history = [f for f in (read_figures(d) for d in recent_days(day)) if f and f.get("performance")]
-    series = [{"dt": f["dt"], **f["performance"]} for f in history] + ([{"dt": day, **perf}] if perf else [])
-    figures["report"] = write_report(day, model_name, version, {**result, "prediction": prediction}, summary, profile,
-                                     series, decay, reasons, limits["psi"])
-    figures["mlflow_run_id"] = log_to_mlflow(figures, result)
+    part = window_part(day, ref)
+    figures = (in_window(day, manifest, part, ref) if part else judge(day, manifest, profile, ref, limits))
+    figures["usable"] = not ledger.usable_days("features", [day])[1]
+    figures["mlflow_run_id"] = log_to_mlflow(figures)
     path = figures_path(day)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(figures, indent=1, default=str))
     from contrail import metrics
 
     metrics.drift(figures)
-    log.info("drift %s (%s v%s): max PSI %.3f (%s), prediction PSI %.3f, ROC AUC %s%s | report %s", day, model_name, version,
-             summary["max_psi"], summary["max_psi_feature"], prediction["psi"],
-             f"{perf['roc_auc']:.4f}" if perf else "n/a", f" | RETRAIN: {'; '.join(reasons)}" if reasons else "",
-             figures["report"])
+    if part:
+        log.info("drift %s (%s v%s): %s (a %s day of %s..%s) | report %s", day, model_name, version, NOT_JUDGED, part,
+                 ref["window_start"], ref["window_end"], figures["report"])
+    else:
+        perf = figures["performance"]
+        log.info("drift %s (%s v%s, %d day(s) after its window): max PSI %.3f (%s), prediction PSI %.3f, ROC AUC %s%s | report %s",
+                 day, model_name, version, figures["days_after_window"], figures["max_psi"], figures["max_psi_feature"],
+                 figures["prediction_psi"], f"{perf['roc_auc']:.4f}" if perf else "n/a",
+                 f" | RETRAIN: {'; '.join(figures['retrain_reasons'])}" if figures["retrain_reasons"] else "", figures["report"])
     return figures
 
 
-def trailing_days(day: str, manifest: dict, window_days: int) -> list[str]:
-    """The scored days of the `window_days` ending at `day` that the same model version scored, oldest first.
+def in_window(day: str, manifest: dict, part: str, ref: dict) -> dict:
+    """The figures of a day the model was trained on: no drift, no performance, no verdict."""
+    from contrail.monitoring import report
+
+    figures = {"dt": day, "model": manifest["model_name"], "version": manifest["model_version"], "rows": manifest.get("rows"),
+               "judged": False, "verdict": NOT_JUDGED, "window_part": part, "window": [ref["window_start"], ref["window_end"]],
+               "days_after_window": None, "max_psi": None, "max_psi_feature": None, "prediction_psi": None,
+               "drifted": [], "drift_days": [], "performance": None, "decay": None, "retrain_reasons": []}
+    figures["report"] = publish_report(day, lambda path: report.write_not_judged(path, figures))
+    return figures
+
+
+def judge(day: str, manifest: dict, profile: dict, ref: dict, limits: dict) -> dict:
+    """Drift over the trailing days after the window, performance of the day, and the calibrated verdict."""
+    import pandas as pd
+
+    from contrail.monitoring import drift, report
+
+    model_name, version = manifest["model_name"], manifest["model_version"]
+    days = trailing_days(day, manifest, limits["window_days"], after=ref["window_end"])
+    frames = {d: storage.read_parquet(storage.location(datasets.PREDICTIONS.partition(parse_day(d)))) for d in days}
+    frame = frames[day].rename(columns={"probability": "prediction"})
+    current = pd.concat(frames.values(), ignore_index=True).rename(columns={"probability": "prediction"})
+    result = drift.compare(profile, current)
+    judged = [c for c in result if c not in PER_DAY and c != "prediction"]
+    alarm = alarm_limits(profile, len(days), limits, judged)
+    perf = performance(frame)
+    reasons = calibration.alarms(result, alarm, limits["drift_share"], perf and perf["roc_auc"], ref["roc_auc"])
+    prediction = result.pop("prediction")
+    summary = drift.summarise(result, ignore=PER_DAY)
+    summary["drifted"] = calibration.drifted_features(result, alarm)
+    summary["current"] = f"{len(days)} scored day(s) {days[0]}..{days[-1]} after the window, {len(current)} rows"
+    decay = None if perf is None else {"reference_roc_auc": ref["roc_auc"], "roc_auc": perf["roc_auc"],
+                                       "decay": ref["roc_auc"] - perf["roc_auc"], "threshold": alarm.get("decay")}
+    after = (parse_day(day) - parse_day(ref["window_end"])).days
+    figures = {"dt": day, "model": model_name, "version": version, "rows": len(frame), "judged": True,
+               "verdict": "retrain" if reasons else "stable", "window": [ref["window_start"], ref["window_end"]],
+               "days_after_window": after, "drift_days": days, "drift_rows": len(current), "max_psi": summary["max_psi"],
+               "max_psi_feature": summary["max_psi_feature"], "drifted": summary["drifted"],
+               "prediction_psi": prediction["psi"], "psi": {c: r["psi"] for c, r in result.items()},
+               "thresholds": alarm, "calibrated": bool(profile.get("calibration")),
+               "performance": perf and {**perf, "days_after_window": after}, "decay": decay, "retrain_reasons": reasons}
+    history = [f for f in (read_figures(d) for d in recent_days(day)) if f and f.get("performance")]
+    series = [{"dt": f["dt"], **f["performance"]} for f in history] + ([{"dt": day, **perf}] if perf else [])
+    figures["report"] = publish_report(day, lambda path: report.write_html(
+        path, day=day, model=model_name, version=version, drift={**result, "prediction": prediction}, summary=summary,
+        profile=profile, performance=series or None, decay=decay, reasons=reasons, limits=alarm))
+    return figures
+
+
+def trailing_days(day: str, manifest: dict, window_days: int, after: str | None = None) -> list[str]:
+    """The scored days of the `window_days` ending at `day` (and after the model's window end `after`) that the
+    same model version scored, oldest first.
 
     Drift is measured on these together: one day holds one day's weather and calendar, so against a
     reference of weeks it looks drifted every day; a trailing week shows whether the data moved.
     """
     first = parse_day(day) - dt.timedelta(days=window_days - 1)
-    candidates = [f"{first + dt.timedelta(days=i):%Y-%m-%d}" for i in range(window_days - 1)]
+    candidates = [d for d in (f"{first + dt.timedelta(days=i):%Y-%m-%d}" for i in range(window_days - 1))
+                  if after is None or d > after]
     scorer = (manifest["model_name"], manifest["model_version"])
     manifests = {d: scoring.read_manifest(d) or {} for d in candidates}
     return [*(d for d, m in manifests.items() if (m.get("model_name"), m.get("model_version")) == scorer), day]
@@ -152,36 +188,38 @@ def recent_days(day: str, count: int = 30) -> list[str]:
     return [d for d in done if d < day][-count:]
 
 
-def write_report(day, model_name, version, drift_result, summary, profile, series, decay, reasons, psi_threshold) -> str:
-    from contrail.monitoring import report
-
+def publish_report(day: str, write) -> str:
+    """Write the day's report with `write(path)` and publish it at reports/drift/dt=<day>/report.html."""
     dest = storage.location(f"reports/drift/dt={day}/report.html")
     with tempfile.TemporaryDirectory() as tmp:
-        local = report.write_html(Path(tmp) / "report.html", day=day, model=model_name, version=version, drift=drift_result,
-                                  summary=summary, profile=profile, performance=series or None, decay=decay, reasons=reasons,
-                                  psi_threshold=psi_threshold)
+        local = Path(tmp) / "report.html"
+        write(local)
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(local.read_bytes())
     return str(dest)
 
 
-def log_to_mlflow(figures: dict, result: dict) -> str:
-    """One run per monitored day in the monitoring experiment, tagged with the model version it judges."""
+def log_to_mlflow(figures: dict) -> str:
+    """One run per monitored day in the monitoring experiment, tagged with the model version it judges (or not)."""
     import mlflow
 
     from contrail.registry import tracking
 
     experiment_id = tracking.configure(EXPERIMENT)
-    metrics = {"max_psi": figures["max_psi"], "prediction_psi": figures["prediction_psi"], "drifted_features": len(figures["drifted"]),
-               **{f"psi_{name}": r["psi"] for name, r in result.items()}}
+    metrics = {}
+    if figures["judged"]:
+        metrics = {"max_psi": figures["max_psi"], "prediction_psi": figures["prediction_psi"], "drifted_features": len(figures["drifted"]),
+                   "days_after_window": figures["days_after_window"], **{f"psi_{name}": v for name, v in figures["psi"].items()}}
     if figures["performance"]:
         metrics.update(roc_auc=figures["performance"]["roc_auc"], log_loss=figures["performance"]["log_loss"],
                        roc_auc_decay=figures["decay"]["decay"])
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"drift {figures['dt']}") as run:
-        mlflow.set_tags({"contrail.dt": figures["dt"], "contrail.model": figures["model"],
+        mlflow.set_tags({"contrail.dt": figures["dt"], "contrail.model": figures["model"], "contrail.verdict": figures["verdict"],
                          "contrail.model_version": figures["version"], "contrail.retrain": str(bool(figures["retrain_reasons"]))})
-        mlflow.log_metrics(metrics)
+        if metrics:
+            mlflow.log_metrics(metrics)
         mlflow.log_text(storage.location(f"reports/drift/dt={figures['dt']}/report.html").read_text(), "drift_report.html")
-    tracking.client().set_model_version_tag(figures["model"], figures["version"], "contrail.last_monitored",
-                                            f"{figures['dt']} max_psi={figures['max_psi']:.3f}")
+    if figures["judged"]:
+        tracking.client().set_model_version_tag(figures["model"], figures["version"], "contrail.last_monitored",
+                                                f"{figures['dt']} max_psi={figures['max_psi']:.3f}")
     return run.info.run_id

@@ -7,7 +7,7 @@ needs into an output folder. Results come back through storage, never through a 
 
     output/model/                   the MLflow model (sklearn pipeline, signature, input example)
     output/result.json              params, threshold, holdout and validation metrics, slices, rows, tuning
-    output/reference_profile.json   what drift monitoring compares scored days with
+    output/reference_profile.json   what drift monitoring compares scored days with, and its calibrated thresholds
     output/plots/*.png              ROC, calibration, feature importance
 
     python -m contrail.training.job --spec spec.json --features DIR --output DIR
@@ -112,7 +112,7 @@ def fit(frames: dict, job_spec: dict) -> dict:
         "holdout": metrics.evaluate(hold_y, p_hold, threshold), "validation": metrics.evaluate(valid_y, p_valid, threshold),
         "slices": metrics.slice_auc(frames["holdout"], p_hold), "rows": {p: len(frames[p]) for p in SPLIT},
         "hold_y": hold_y, "hold_p": p_hold, "example": hold_x.head(5),
-        "reference": window_frame.assign(prediction=pipeline.predict_proba(model.inputs(window_frame))[:, 1]),
+        "reference": window_frame.assign(prediction=model.out_of_fold(chosen, window_frame, seed)),
     }
 
 
@@ -121,7 +121,7 @@ def write_outputs(result: dict, output: Path, job_spec: dict) -> dict:
     import mlflow
     from mlflow.models import infer_signature
 
-    from contrail.monitoring import drift
+    from contrail.monitoring import calibration
     from contrail.training import plots
 
     output.mkdir(parents=True, exist_ok=True)
@@ -135,7 +135,7 @@ def write_outputs(result: dict, output: Path, job_spec: dict) -> dict:
                "validation": result["validation"], "slices": result["slices"], "rows": result["rows"],
                "tuning": result["tuning"], "importance": importance}
     (output / "result.json").write_text(json.dumps(summary, indent=1, default=float))
-    profile = drift.reference_profile(result["reference"], [*model.NUMERIC, "prediction"], list(model.CATEGORICAL))
+    profile = calibration.reference_profile(result["reference"], model.NUMERIC, model.CATEGORICAL, model.PER_DAY)
     (output / "reference_profile.json").write_text(json.dumps(profile))
     plots.write_all(output / "plots", result["hold_y"], result["hold_p"], importance)
     return summary

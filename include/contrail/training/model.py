@@ -95,6 +95,21 @@ def fit(params: dict, x, y, seed: int = 13):
     return build(params, seed).fit(x, y, model__categorical_feature=list(range(len(CATEGORICAL))))
 
 
+def out_of_fold(params: dict, frame, seed: int = 13, folds: int = 4):
+    """Predictions for every row of `frame` (features, LABEL, `dt`) from models that did not see its day: the days
+    split into `folds` consecutive blocks, each predicted by a model fitted on the other blocks with `params`.
+    They stand for what the model's predictions look like on days it never saw (monitoring's reference)."""
+    import numpy as np
+
+    days = sorted(frame["dt"].unique())
+    out = np.full(len(frame), np.nan)
+    for block in np.array_split(np.asarray(days), min(folds, len(days))):
+        inside = frame["dt"].isin(block).to_numpy()
+        rest = frame[~inside]
+        out[inside] = fit(params, inputs(rest), rest[LABEL].astype(int).to_numpy(), seed).predict_proba(inputs(frame[inside]))[:, 1]
+    return out
+
+
 def inputs(frame):
     """The model's input columns of a features frame, typed as the signature expects."""
     missing = [c for c in FEATURES if c not in frame.columns]
