@@ -17,7 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-CONN_SETTING = "CONTRAIL_ALERTS_CONN_ID"
+from contrail.dag_defaults import ALERTS_SETTING as CONN_SETTING
+
 DEADLINE_SETTING = "CONTRAIL_NIGHTLY_DEADLINE_MINUTES"
 DEFAULT_DEADLINE_MINUTES = 120.0
 HEADERS = {"Content-Type": "application/json"}

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """A partitioned dataset: `path` is relative to the profile's data root."""
+class Dataset(namedtuple("Dataset", ("name", "path", "partitioned"), defaults=(True,))):
+    """A partitioned dataset: `path` is relative to the profile's data root (name: str, path: str, partitioned: bool).
 
-    name: str
-    path: str
-    partitioned: bool = True
+    Immutable; a namedtuple rather than a dataclass or typing.NamedTuple, whose class creation costs a DAG parse
+    (every DAG file imports this module) about a millisecond."""
+
+    __slots__ = ()
 
     @property
     def asset_uri(self) -> str:

@@ -3,8 +3,8 @@
 A failed quality gate, a bad date or setting, a missing or corrupt partition, a window too small to
 train on: nothing about them changes between tries, so retrying only delays the red run (six
 minutes of back-off for a failed gate). Their exception classes derive from `Deterministic`, and
-every Contrail task carries `RETRY_POLICY` (Airflow's retry policy, through the DAGs' default
-arguments), which fails such a task at once without using its retries. Everything else (the network,
+every Contrail task carries `retry_policy()` (Airflow's retry policy, through the DAGs' default
+arguments, built when a task first fails: `dag_defaults.RetryPolicy`), which fails such a task at once without using its retries. Everything else (the network,
 a busy store, a lock held too long, MLflow unreachable) keeps the DAG's retries.
 
 A plain exception, so this module imports nothing of Airflow: `contrail.config` needs it before the
