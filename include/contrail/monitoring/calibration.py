@@ -70,10 +70,6 @@ def quantile_setting(environ: dict | None = None) -> float:
     return value
 
 
-def _runs(days: list[str], k: int) -> list[list[str]]:
-    return [days[i:i + k] for i in range(len(days) - k + 1)]
-
-
 def _quantile(values: list[float], q: float) -> float | None:
     import numpy as np
 
@@ -96,8 +92,7 @@ def _day_counts(profile: dict, frame, days: list[str], columns: list[str]):
             bins[np.isnan(values)] = len(spec["edges"]) + 1
             width = len(spec["edges"]) + 2
         else:
-            labels = frame[column].astype(object).where(frame[column].notna(), drift.NULL).astype(str)
-            bins = pd.Categorical(labels, categories=sorted(spec["counts"])).codes
+            bins = pd.Categorical(drift.category_labels(frame[column]), categories=sorted(spec["counts"])).codes
             width = len(spec["counts"])
         counts = np.zeros((len(days), width))
         np.add.at(counts, (day_index, bins), 1)

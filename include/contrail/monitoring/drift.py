@@ -44,8 +44,13 @@ def _numeric_shares(series, edges: list[float]) -> tuple[list[float], float, int
     return [float(c / n) for c in counts], float((n - len(present)) / n), n
 
 
+def category_labels(series):
+    """The categories of a column's values as strings, a missing value as its own category NULL."""
+    return series.astype(object).where(series.notna(), NULL).astype(str)
+
+
 def _categories(series) -> dict[str, int]:
-    counts = series.astype(object).where(series.notna(), NULL).astype(str).value_counts()
+    counts = category_labels(series).value_counts()
     return {str(k): int(v) for k, v in counts.items()}
 
 
