@@ -20,22 +20,23 @@ PREDICTIONS = datasets.asset(datasets.PREDICTIONS)
         "start": Param(None, type=["null", "string"], format="date", description="first day to (re)score by hand"),
         "end": Param(None, type=["null", "string"], format="date", description="last day, inclusive (default: start)"),
         "use_current_champion": Param(False, type="boolean",
-                                      description="score with today's champion, not the model that first scored each day"),
+                                      description="score with today's champion, not the model the policy had made champion as of each day"),
     },
 )
 def contrail_inference():
     """
     ### Batch scoring with the champion
     1. **resolve_days**: on new features or a new champion, every day whose features passed
-       quality and are newer than its predictions; by hand, params `start`/`end` (each must have
+       quality and are newer than its predictions, or whose predictions are not by its model as
+       of the day (a decision landed since); by hand, params `start`/`end` (each must have
        passed quality).
     2. **score_features** (the profile's Spark: locally the Spark Connect server, on AWS an EMR
        step, or SageMaker batch transform with `CONTRAIL_SCORING_ENGINE=batch`): `spark_jobs/score_features.py` (`mlflow.pyfunc.spark_udf`, Arrow batches) writes
        `predictions/dt=YYYY-MM-DD/` by dynamic partition overwrite, every row naming `model_name`
-       and `model_version`. Its `plan` says which model scores which day: the one recorded in
-       `scoring/dt=…/model.json` when the day has one (a re-run reproduces the nightly result)
-       unless `use_current_champion`, otherwise the current `champion`; skipped, saying why, while
-       no model is champion.
+       and `model_version`. Its `plan` says which model scores which day: the one the retraining
+       policy had made champion as of the day (`contrail/training/schedule.py`, from the promotion
+       ledger: a backfill reproduces the nightly result), unless `use_current_champion`; skipped,
+       saying why, while no model is champion.
     3. **record_scores**: reads the predictions back from the lake, checks them row for row
        against the features, writes each day's manifest and emits the `predictions` event.
     """

@@ -32,11 +32,13 @@ def contrail_monitoring():
     thresholds, performance over time; its address is in the task log) and a run in MLflow
     experiment `contrail-monitoring` tagged with the model version.
 
-    **request_retraining**: when a day crosses the thresholds its model's training calibrated on the
-    window's own noise (`CONTRAIL_ALARM_QUANTILE`, `CONTRAIL_DRIFT_SHARE`), outside the cooldown
-    (`CONTRAIL_RETRAIN_COOLDOWN_DAYS`, in data days) and with features that passed quality, emits
-    asset `retrain_request` with the reasons: `contrail_training` is scheduled on it. Otherwise skipped,
-    saying why.
+    **request_retraining**: when the retraining policy (`contrail/training/schedule.py`) has a
+    training due now (a day whose final monitoring crossed the thresholds its model's training
+    calibrated on the window's own noise, `CONTRAIL_ALARM_QUANTILE`, `CONTRAIL_DRIFT_SHARE`, past
+    the cooldown `CONTRAIL_RETRAIN_COOLDOWN_DAYS` in data days after the last training, with
+    features that passed quality; or a model `CONTRAIL_RETRAIN_MAX_AGE_DAYS` old), emits asset
+    `retrain_request` with the reasons: `contrail_training` is scheduled on it. Otherwise
+    skipped, saying why.
     """
 
     @task
@@ -57,13 +59,16 @@ def contrail_monitoring():
         from airflow.sdk.exceptions import AirflowSkipException
 
         from contrail.monitoring import monitor, retrain
+        from contrail.training import policy
+        from contrail.training.model import model_name
 
-        chosen, held = retrain.choose(figures, monitor.thresholds()["cooldown_days"])
-        for why in held:
-            print(f"held back: {why}")
-        if chosen is None:
-            raise AirflowSkipException("no day asks for retraining" + (f" ({len(held)} held back)" if held else ""))
-        request = retrain.record(chosen)
+        for f in figures:
+            if f.get("retrain_reasons"):
+                print(f"{f['dt']} alarmed: {'; '.join(f['retrain_reasons'])}")
+        due, why = policy.next_training(model_name())
+        if due is None:
+            raise AirflowSkipException(f"no training is due: {why}")
+        request = retrain.record(due, monitor.read_figures(due.day) if due.reason.startswith("alarm") else None)
         outlet_events[RETRAIN].extra = request
         return request
 

@@ -90,7 +90,11 @@ def test_the_report_holds_the_table_plots_and_escapes_text(tmp_path):
                                           {"dt": "2013-07-01", "roc_auc": 0.6, "log_loss": 0.6}],
                              decay={"reference_roc_auc": 0.72, "roc_auc": 0.6, "decay": 0.12}, reasons=["x drifted"])
     text = path.read_text()
-    assert "<td>x</td>" in text and "<td>carrier</td>" in text and "data:image/png;base64," in text
+    assert "<td>x</td>" in text and "<td>carrier</td>" in text
+    # a plot per column, a bar per bin and side (reference, this day), and the performance over time with the holdout line
+    bins = len(result["x"]["labels"])
+    assert f'aria-label="x (PSI {result["x"]["psi"]:.3f})"' in text and text.count("</rect>") == 2 * sum(len(r["labels"]) for r in result.values())
+    assert bins > 1 and text.count("<circle") == 2 and "2013-07-01: ROC AUC 0.6000" in text and "holdout ROC AUC 0.7200" in text
     assert "&lt;script&gt;m" in text and "<script>" not in text
     assert "<td>not judged</td>" in text and "(not judged, one value per day: carrier)" in text
     assert "Retraining requested:</b> x drifted" in text and "(decay +0.1200)" in text

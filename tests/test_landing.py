@@ -153,8 +153,8 @@ def test_the_retrain_mark_travels_from_the_raw_event_through_features_to_trainin
     assert nightly["cost_usd"] == 0.25  # the build step's estimate rides on the event
 
     seen = []
-    monkeypatch.setattr(tasks, "resolve_window", lambda params, name: seen.append(params["min_new_days"]) or {})
+    monkeypatch.setattr(tasks, "resolve_window", lambda params, name, drop_days: seen.append(drop_days) or {})
     resolve = dagbag.get_dag("contrail_training").get_task("resolve_window").python_callable
     for extra in (marked, nightly):
-        resolve(params={"min_new_days": 7}, triggering_asset_events={features: [SimpleNamespace(extra=extra)]})
-    assert seen == [1, 7]  # a drop retrains on one new day; ordinary features wait for seven
+        resolve(params={}, triggering_asset_events={features: [SimpleNamespace(extra=extra)]})
+    assert seen == [["2013-10-20"], []]  # a drop trains on the window ending on its day at once; the policy decides the rest

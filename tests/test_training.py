@@ -11,7 +11,7 @@ import synthetic_features as synthetic
 from contrail import datasets, storage
 from contrail.quality import ledger as quality_ledger
 from contrail.registry import tracking
-from contrail.training import model, run, tasks, window
+from contrail.training import model, run, schedule, tasks, window
 
 
 def test_days_split_by_time_with_the_latest_days_held_out():
@@ -99,33 +99,29 @@ def test_the_model_reads_the_columns_the_spark_job_writes():
     assert set(model.FEATURES) == set(build_features.FEATURE_COLUMNS)
 
 
-def test_a_scheduled_window_never_bridges_a_gap_longer_than_itself(monkeypatch):
-    january = [f"2014-01-{d:02d}" for d in range(1, 8)]  # a year no other test writes verdicts for
-    november = [f"2014-11-{d:02d}" for d in range(24, 31)]
-    for day in january + november:
-        quality_ledger.write_verdict({"table": "features", "dt": day, "status": "passed", "critical": []})
-    monkeypatch.setattr(window, "built_days", lambda: january + november[-1:])
-    assert window.latest(28, min_days=7) == (january, {})  # the lone November day is too few: January's window
-    monkeypatch.setattr(window, "built_days", lambda: january + november)
-    assert window.latest(28, min_days=7) == (november, {})  # now November holds enough, and only November
-    assert window.latest(28, min_days=8)[0] == november  # no window holds 8: the latest, and split says why
-    with pytest.raises(window.WindowTooSmall, match="holds 7 usable day"):
-        window.split(window.latest(28, min_days=8)[0], min_days=8)
+@pytest.fixture
+def own_lake(tmp_path, monkeypatch):
+    """A lake of this test's own: the policy walks every day of a lake, and the session's lake holds other tests' days."""
+    monkeypatch.setenv("CONTRAIL_DATA_ROOT", f"file://{tmp_path}/lake")
+    return tmp_path
 
 
-def test_a_scheduled_window_leaves_out_failed_days_and_waits_for_new_ones(caplog, monkeypatch):
-    monkeypatch.setattr(window, "built_days", lambda: [f"2013-08-{d:02d}" for d in range(1, 11)])
+def test_a_scheduled_run_trains_what_the_policy_has_due_on_the_days_of_its_window(own_lake, caplog, monkeypatch):
     synthetic.write_days("2013-08-01", 10)
     quality_ledger.write_verdict({"table": "features", "dt": "2013-08-04", "status": "failed", "critical": ["x"]})
-    params = {"window_days": 10, "min_days": 7, "min_new_days": 3}
-    with caplog.at_level(logging.WARNING):
-        split = tasks.resolve_window(params, "scheduled")
-    assert "2013-08-04" not in split["train"] and len(window.Split(**split).days) == 9
-    assert "left out of the window: features dt=2013-08-04 failed" in caplog.text
-    monkeypatch.setattr(tasks, "last_trained_day", lambda name: "2013-08-08")
-    with pytest.raises(tasks.Skip, match="only 2 usable day.*newer than the last model's window \\(ends 2013-08-08\\)"):
-        tasks.resolve_window(params, "scheduled")
-    with pytest.raises(tasks.Skip, match="at least 12 are needed"):
-        tasks.resolve_window({**params, "min_days": 12}, "scheduled")
+    monkeypatch.setattr(tasks, "versions_due", lambda name: {})
+    with caplog.at_level(logging.INFO):
+        split = tasks.resolve_window({}, "scheduled")
+    # the first window holding 7 usable days ends on 08-08: 08-04 failed, 08-09 and 08-10 are not in it
+    assert (split["due"], split["reason"]) == ("2013-08-08", "first window")
+    assert window.Split(**{p: split[p] for p in ("train", "validation", "holdout")}).days == [
+        d for d in schedule.day_range("2013-08-01", "2013-08-08") if d != "2013-08-04"]
+    assert "training due 2013-08-08 (first window) on 7 day(s) 2013-08-01..2013-08-08" in caplog.text
+    monkeypatch.setattr(tasks, "versions_due", lambda name: {"2013-08-08": "4"})  # trained, the gate not asked yet
+    with pytest.raises(tasks.Skip, match="v4 was trained as due 2013-08-08 and awaits its promotion decision"):
+        tasks.resolve_window({}, "scheduled")
+    monkeypatch.setenv("CONTRAIL_MIN_WINDOW_DAYS", "12")
+    with pytest.raises(tasks.Skip, match="no training is due through 2013-08-10, the last settled day"):
+        tasks.resolve_window({}, "scheduled")
     with pytest.raises(window.WindowError, match="failed quality"):  # by hand: the same window is an error
         tasks.resolve_window({"start": "2013-08-01", "end": "2013-08-10"}, "scheduled")

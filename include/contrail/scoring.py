@@ -1,9 +1,12 @@
 """Batch scoring: which days to score, with which model version, and the manifest of what scored them.
 
-A day is scored by the model recorded in its manifest (`scoring/dt=<day>/model.json`) when it has
-one, so a re-run or a backfill of that day reproduces what its first (nightly) scoring produced;
-a day never scored before, or a run that asks for it (`use_current_champion`), gets the current
-champion. Every prediction row names its model version.
+A day is scored by the model the retraining policy had made champion as of that day: the champion
+after the last promotion decision on a model trained as of an earlier day (the promotion ledger
+knows, `training/schedule.as_of`); days before the first model get the first champion. So a
+nightly history and a backfill from scratch score every day with the same model, and when a
+decision lands late (a backfill whose runs overlap) the days it covers are scored again. A run
+can ask for today's champion instead (`use_current_champion`). Every prediction row names its
+model version.
 """
 
 from __future__ import annotations
@@ -33,10 +36,16 @@ def read_manifest(day: str) -> dict | None:
 
 
 def stale_days() -> list[str]:
-    """Days whose features are newer than their predictions (or have none), and that passed quality."""
+    """Days that passed quality whose features are newer than their predictions (or have none), or whose
+    predictions are not by their model as of the day (a decision landed since)."""
+    from contrail.training import policy
+    from contrail.training.model import model_name
+
     built = storage.partition_mtimes(storage.location(datasets.FEATURES.path))
     scored = storage.partition_mtimes(storage.location(datasets.PREDICTIONS.path))
-    stale = sorted(day for day, when in built.items() if day not in scored or scored[day] <= when)
+    events = policy.decisions(model_name())
+    stale = sorted(day for day, when in built.items() if day not in scored or scored[day] <= when
+                   or (events and (read_manifest(day) or {}).get("model_version") != policy.as_of(day, model_name(), events)))
     return ledger.usable_days("features", stale)[0]
 
 
@@ -45,13 +54,14 @@ def plan(days: list[str], model_name: str | None = None, use_current_champion: b
     from contrail.registry import promotion, tracking
     from contrail.training.model import model_name as default_name
 
+    from contrail.training import policy
+
     model_name = model_name or default_name()
-    client = tracking.client()
-    champion = promotion.alias_version(client, model_name, "champion")
+    champion = promotion.alias_version(tracking.client(), model_name, "champion")
+    events = policy.decisions(model_name)
     groups: dict[str, list[str]] = {}
     for day in days:
-        manifest = None if use_current_champion else read_manifest(day)
-        version = manifest["model_version"] if manifest else champion
+        version = champion if use_current_champion or not events else policy.as_of(day, model_name, events)
         if version is None:
             raise NoChampion(f"model {model_name} has no champion yet, so {day} cannot be scored; "
                              "it will be when a model is promoted")

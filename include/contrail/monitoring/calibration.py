@@ -38,7 +38,6 @@ def settings(environ: dict | None = None) -> dict:
     CONTRAIL_DRIFT_SHARE [0.5]: the share of judged features past their thresholds that asks for retraining.
     CONTRAIL_DRIFT_WINDOW_DAYS [7]: drift of a day is measured on the trailing days (this many, ending at it,
     out of the model's window) scored by the same model; realised performance on the day alone.
-    CONTRAIL_RETRAIN_COOLDOWN_DAYS [7]: at most one retraining request per that many data days.
     CONTRAIL_ALARM_QUANTILE [0.95]: the quantile of the window's own noise a calibrated threshold sits at.
     Fixed thresholds, only for model versions without a calibration: CONTRAIL_DRIFT_PSI [0.2] per feature,
     CONTRAIL_PREDICTION_PSI [0.2], CONTRAIL_DECAY_ROC_AUC [0.05] below the holdout ROC AUC.
@@ -46,7 +45,7 @@ def settings(environ: dict | None = None) -> dict:
     env = (os.environ if environ is None else environ).get
     return {"psi": float(env("CONTRAIL_DRIFT_PSI", "0.2")), "drift_share": float(env("CONTRAIL_DRIFT_SHARE", "0.5")),
             "prediction_psi": float(env("CONTRAIL_PREDICTION_PSI", "0.2")),
-            "decay": float(env("CONTRAIL_DECAY_ROC_AUC", "0.05")), "cooldown_days": int(env("CONTRAIL_RETRAIN_COOLDOWN_DAYS", "7")),
+            "decay": float(env("CONTRAIL_DECAY_ROC_AUC", "0.05")),
             "window_days": int(env("CONTRAIL_DRIFT_WINDOW_DAYS", "7")), "quantile": quantile_setting(environ)}
 
 
@@ -175,8 +174,8 @@ def alarms(result: dict, limits: dict, drift_share: float, perf_auc: float | Non
     psi_limits = {c: t for c, t in limits["psi"].items() if t is not None and c in result}
     drifted = drifted_features(result, limits)
     if psi_limits and len(drifted) / len(psi_limits) >= drift_share:
-        reasons.append(f"{len(drifted)} of {len(psi_limits)} features drifted (PSI at or above their thresholds): "
-                       + ", ".join(f"{c} {result[c]['psi']:.3f} >= {psi_limits[c]:.3f}" for c in drifted))
+        reasons.append(f"{len(drifted)} of {len(psi_limits)} features drifted (PSI above their thresholds): "
+                       + ", ".join(f"{c} {result[c]['psi']:.3f} > {psi_limits[c]:.3f}" for c in drifted))
     limit = limits.get("prediction_psi")
     if limit is not None and "prediction" in result and result["prediction"]["psi"] >= limit:
         reasons.append(f"prediction distribution drifted: PSI {result['prediction']['psi']:.3f} >= {limit:.3f}")
@@ -187,8 +186,9 @@ def alarms(result: dict, limits: dict, drift_share: float, perf_auc: float | Non
 
 
 def drifted_features(result: dict, limits: dict) -> list[str]:
-    """The judged features whose PSI is at or above their threshold."""
-    return sorted(c for c, t in limits["psi"].items() if t is not None and c in result and result[c]["psi"] >= t)
+    """The judged features whose PSI is above their threshold (a feature constant through the window has a threshold
+    of 0, and drifts only once it varies)."""
+    return sorted(c for c, t in limits["psi"].items() if t is not None and c in result and result[c]["psi"] > t)
 
 
 def in_window_alarm_share(profile: dict, window, calibration: dict, drift_share: float, days_per_check: int) -> dict:

@@ -35,10 +35,25 @@ def figures_path(day: str):
 
 
 def stale_days() -> list[str]:
-    """Scored days whose predictions are newer than their monitoring figures."""
+    """Scored days whose monitoring is missing or not current (`is_current`)."""
     scored = storage.partition_mtimes(storage.location(datasets.PREDICTIONS.path))
     done = storage.partition_mtimes(storage.location("monitoring"))
-    return sorted(d for d, when in scored.items() if d not in done or done[d] <= when)
+    return sorted(d for d in scored if d not in done or not is_current(d, read_figures(d) or {}, scored, done))
+
+
+def is_current(day: str, figures: dict, scored: dict | None = None, done: dict | None = None) -> bool:
+    """Whether a day's figures still stand: monitored after its predictions and after those of every trailing day
+    it was judged with, and those trailing days are still the ones its model scored (a rescored neighbour
+    changes what the day is judged against, in any order the days were scored in)."""
+    scored = storage.partition_mtimes(storage.location(datasets.PREDICTIONS.path)) if scored is None else scored
+    done = storage.partition_mtimes(storage.location("monitoring")) if done is None else done
+    manifest = scoring.read_manifest(day)
+    if not figures or manifest is None or day not in done or str(figures.get("version")) != str(manifest["model_version"]):
+        return False
+    if not figures.get("judged"):
+        return done[day] > scored.get(day, 0)
+    days = trailing_days(day, manifest, thresholds()["window_days"], after=figures["window"][1])
+    return days == figures.get("drift_days") and all(done[day] > scored.get(d, 0) for d in days)
 
 
 def reference(model_name: str, version: str) -> tuple[dict, dict]:
@@ -136,11 +151,7 @@ def judge(day: str, manifest: dict, profile: dict, ref: dict, limits: dict) -> d
     frames = {d: storage.read_parquet(storage.location(datasets.PREDICTIONS.partition(parse_day(d)))) for d in days}
     frame = frames[day].rename(columns={"probability": "prediction"})
     current = pd.concat(frames.values(), ignore_index=True).rename(columns={"probability": "prediction"})
-    result = drift.compare(profile, current)
-    judged = [c for c in result if c not in PER_DAY and c != "prediction"]
-    alarm = alarm_limits(profile, len(days), limits, judged)
-    perf = performance(frame)
-    reasons = calibration.alarms(result, alarm, limits["drift_share"], perf and perf["roc_auc"], ref["roc_auc"])
+    result, alarm, perf, reasons = assess(profile, current, frame, len(days), limits, ref["roc_auc"])
     prediction = result.pop("prediction")
     summary = drift.summarise(result, ignore=PER_DAY)
     summary["drifted"] = calibration.drifted_features(result, alarm)
@@ -161,6 +172,19 @@ def judge(day: str, manifest: dict, profile: dict, ref: dict, limits: dict) -> d
         path, day=day, model=model_name, version=version, drift={**result, "prediction": prediction}, summary=summary,
         profile=profile, performance=series or None, decay=decay, reasons=reasons, limits=alarm))
     return figures
+
+
+def assess(profile: dict, current, frame, days: int, limits: dict, reference_auc: float) -> tuple[dict, dict, dict | None, list[str]]:
+    """The verdict on a day (`frame`, with `prediction` and `label`) judged with its trailing days (`current`, `days` of
+    them) against the scoring model's reference: the drift figures, the thresholds they were held to, the day's
+    realised performance and the reasons to retrain (empty: none). The DAG and the year replay both judge here."""
+    from contrail.monitoring import drift
+
+    result = drift.compare(profile, current)
+    judged = [c for c in result if c not in PER_DAY and c != "prediction"]
+    alarm = alarm_limits(profile, days, limits, judged)
+    perf = performance(frame)
+    return result, alarm, perf, calibration.alarms(result, alarm, limits["drift_share"], perf and perf["roc_auc"], reference_auc)
 
 
 def trailing_days(day: str, manifest: dict, window_days: int, after: str | None = None) -> list[str]:

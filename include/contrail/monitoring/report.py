@@ -1,49 +1,63 @@
-"""The per-day drift report: one self-contained HTML file (plots embedded as PNG)."""
+"""The per-day drift report: one self-contained HTML file (plots inline as SVG)."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 
 MAX_PLOTS = 25
 
 
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=70, bbox_inches="tight")
-    plt.close(fig)
-    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+def _svg(width: int, height: int, body: list[str], title: str) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="{title}">'
+            f'<text x="{width / 2}" y="14" text-anchor="middle" font-size="12">{title}</text>{"".join(body)}</svg>')
 
 
 def _shares_plot(name: str, r: dict) -> str:
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    x = np.arange(len(r["labels"]))
-    fig, ax = plt.subplots(figsize=(max(4, 0.35 * len(x) + 2), 2.6))
-    ax.bar(x - 0.2, r["reference_share"], 0.4, label="reference")
-    ax.bar(x + 0.2, r["current_share"], 0.4, label="this day")
-    ax.set_xticks(x, [str(label)[:14] for label in r["labels"]], rotation=60, fontsize=7)
-    ax.set_title(f"{name} (PSI {r['psi']:.3f})", fontsize=9)
-    ax.legend(fontsize=7)
-    return _png(fig)
+    """Reference and current shares per bin, side by side (inline SVG: a report of 25 plots is written in
+    milliseconds, where PNGs through matplotlib took seconds a day)."""
+    labels, ref, cur = [str(label)[:14] for label in r["labels"]], r["reference_share"], r["current_share"]
+    step, top, plot_h = 34, 24, 120
+    width, height = max(320, step * len(labels) + 60), top + plot_h + 90
+    peak = max([*ref, *cur, 1e-9])
+    body = [f'<line x1="40" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#888"/>',
+            f'<text x="36" y="{top + 8}" text-anchor="end" font-size="9">{peak:.2f}</text>']
+    for i, (label, a, b) in enumerate(zip(labels, ref, cur)):
+        x = 44 + i * step
+        for offset, share, colour in ((0, a, "#4c72b0"), (14, b, "#dd8452")):
+            h = plot_h * share / peak
+            body.append(f'<rect x="{x + offset}" y="{top + plot_h - h:.1f}" width="13" height="{h:.1f}" fill="{colour}">'
+                        f'<title>{html.escape(label)}: {share:.3f}</title></rect>')
+        body.append(f'<text transform="translate({x + 14},{top + plot_h + 8}) rotate(60)" font-size="8">{html.escape(label)}</text>')
+    body.append(f'<rect x="{width - 120}" y="{top}" width="9" height="9" fill="#4c72b0"/><text x="{width - 107}" y="{top + 8}" font-size="9">reference</text>'
+                f'<rect x="{width - 120}" y="{top + 13}" width="9" height="9" fill="#dd8452"/><text x="{width - 107}" y="{top + 21}" font-size="9">this day</text>')
+    return _svg(width, height, body, f"{name} (PSI {r['psi']:.3f})")
 
 
 def _performance_plot(performance: list[dict], decay: dict | None) -> str:
-    import matplotlib.pyplot as plt
+    """Realised ROC AUC per day, with the holdout figure as a dashed line (inline SVG)."""
+    values = [p["roc_auc"] for p in performance] + ([decay["reference_roc_auc"]] if decay else [])
+    low, high = min(values) - 0.02, max(values) + 0.02
+    step, left, top, plot_h = 28, 44, 24, 120
+    width, height = max(360, left + step * len(performance) + 20), top + plot_h + 70
 
-    fig, ax = plt.subplots(figsize=(7, 2.8))
-    ax.plot([p["dt"] for p in performance], [p["roc_auc"] for p in performance], marker="o", label="realised ROC AUC")
+    def y(v: float) -> float:
+        return top + plot_h * (high - v) / (high - low)
+
+    points = " ".join(f"{left + 10 + i * step},{y(p['roc_auc']):.1f}" for i, p in enumerate(performance))
+    body = [f'<polyline points="{points}" fill="none" stroke="#4c72b0" stroke-width="1.5"/>',
+            f'<text x="{left - 4}" y="{y(high) + 8:.1f}" text-anchor="end" font-size="9">{high:.2f}</text>',
+            f'<text x="{left - 4}" y="{y(low):.1f}" text-anchor="end" font-size="9">{low:.2f}</text>']
+    for i, p in enumerate(performance):
+        x = left + 10 + i * step
+        body.append(f'<circle cx="{x}" cy="{y(p["roc_auc"]):.1f}" r="3" fill="#4c72b0"><title>{html.escape(p["dt"])}: '
+                    f'ROC AUC {p["roc_auc"]:.4f}</title></circle>'
+                    f'<text transform="translate({x - 3},{top + plot_h + 8}) rotate(60)" font-size="8">{html.escape(p["dt"])}</text>')
     if decay:
-        ax.axhline(decay["reference_roc_auc"], color="grey", linestyle="--", label="holdout ROC AUC")
-    ax.tick_params(axis="x", rotation=60, labelsize=7)
-    ax.set_title("Performance over time", fontsize=9)
-    ax.legend(fontsize=7)
-    return _png(fig)
+        ref = y(decay["reference_roc_auc"])
+        body.append(f'<line x1="{left}" y1="{ref:.1f}" x2="{width - 10}" y2="{ref:.1f}" stroke="#888" stroke-dasharray="4 3">'
+                    f'<title>holdout ROC AUC {decay["reference_roc_auc"]:.4f}</title></line>')
+    return _svg(width, height, body, "Realised ROC AUC over time" + (" (dashed: holdout)" if decay else ""))
 
 
 def _not_judged(summary: dict) -> str:
@@ -76,9 +90,6 @@ def write_html(path: Path, *, day: str, model: str, version: str, drift: dict, s
                limits: dict, performance: list[dict] | None = None, decay: dict | None = None,
                reasons: list[str] | None = None) -> Path:
     """Write the report of `day` to `path` and return it; `limits` holds the thresholds it was judged by."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     e = html.escape
     ranked = sorted(drift.items(), key=lambda kv: -kv[1]["psi"])
     skipped = set(summary.get("not_judged") or [])
@@ -114,7 +125,7 @@ def write_html(path: Path, *, day: str, model: str, version: str, drift: dict, s
 <h1>Drift report {e(day)}</h1>
 <p>Model <b>{e(model)}</b> version <b>{e(str(version))}</b>; reference: its training window ({profile.get('rows', '?')} rows); current: {e(summary.get('current', 'this day'))}.
 Largest PSI {summary['max_psi']:.3f} ({e(str(summary['max_psi_feature']))}); {len(summary['drifted'])} of
-{summary['n_features']} columns at or above their thresholds{_not_judged(summary)}; {e(basis)}.</p>
+{summary['n_features']} columns above their thresholds{_not_judged(summary)}; {e(basis)}.</p>
 {verdict}
 <h2>PSI by column</h2><table><tr><th>column</th><th>kind</th><th>PSI</th><th>threshold</th><th>test</th><th>statistic</th><th>p-value</th><th></th></tr>
 {rows}</table>

@@ -105,7 +105,7 @@ def promote(name: str, version: str, cfg: gate.GateConfig | None = None, lock_ti
         event = ledger.record(name, action, str(version), champion_before=champion,
                               champion_after=str(version) if decision.promote else champion, reasons=decision.reasons,
                               metrics=challenger, champion_metrics=champion_figures, holdout_days=holdout_days,
-                              window=candidate.tags.get(TAG + "window"))
+                              window=candidate.tags.get(TAG + "window"), due=candidate.tags.get(TAG + "due"))
     log.info("%s v%s: %s", name, version, decision.summary)
     return {"model": name, "version": str(version), "promoted": decision.promote, "champion": event["champion_after"],
             "previous": champion if decision.promote else alias_version(client, name, PREVIOUS),

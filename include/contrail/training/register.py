@@ -48,7 +48,7 @@ def registered_by(client, model_name: str, job_name: str):
 def candidate(mv, client) -> dict:
     """The training task's result: what the promotion needs, read back from a registered version."""
     tags = mv.tags
-    return {"model": mv.name, "version": str(mv.version), "run_id": tags[TAG + "run_id"], "window": tags[TAG + "window"],
+    return {"model": mv.name, "version": str(mv.version), "run_id": tags[TAG + "run_id"], "window": tags[TAG + "window"], "due": tags.get(TAG + "due"),
             "holdout_days": tags[TAG + "holdout_days"].split(","), "job": tags.get(TAG + "job"),
             "metrics": {k[len(TAG + "holdout_"):]: float(v) for k, v in tags.items() if k.startswith(TAG + "holdout_")
                         and k != TAG + "holdout_days"},
@@ -82,6 +82,7 @@ def register(output: Path, model_name: str, lineage: dict, job: dict) -> dict:
         "lineage_sha256": hashlib.sha256(json.dumps(lineage, sort_keys=True).encode()).hexdigest(),
         "quality": json.dumps({d: {t: q["status"] for t, q in v["quality"].items()} for d, v in lineage.items()})[:4900],
         "code_version": code_version(), "job": job["name"], "platform": job["platform"],
+        **{key: job[key] for key in ("due", "reason") if job.get(key)},
         **{f"holdout_{k}": f"{v:.6f}" for k, v in holdout.items()},
     }
     with mlflow.start_run(run_name=f"train {version_tags['window']}") as run:

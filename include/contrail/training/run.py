@@ -24,8 +24,10 @@ def local_features_dir() -> Path:
 
 
 def train(split: window.Split, *, model_name: str = model.MODEL_NAME, tune: bool = False, n_trials: int = 20,
-          timeout_s: float = 600, params: dict | None = None, seed: int = 13, job_name: str | None = None) -> dict:
-    """Fit on `split`, log the run and register the model; returns the candidate (name, version, run, metrics, holdout)."""
+          timeout_s: float = 600, params: dict | None = None, seed: int = 13, job_name: str | None = None,
+          due: str | None = None, reason: str = "manual window") -> dict:
+    """Fit on `split`, log the run and register the model; returns the candidate (name, version, run, metrics, holdout).
+    `due`: the data date it is trained as of (default: the window's last day), from which its model scores days."""
     from contrail.registry import tracking
 
     tracking.configure()  # fail fast on an unreachable server, before any training
@@ -34,4 +36,5 @@ def train(split: window.Split, *, model_name: str = model.MODEL_NAME, tune: bool
     with tempfile.TemporaryDirectory(prefix="contrail-train-") as tmp:
         job.run(job_spec, local_features_dir(), Path(tmp))
         name = job_name or f"local-{Path(tmp).name}"
-        return register.register(Path(tmp), model_name, lineage, {"name": name, "platform": "local"})
+        return register.register(Path(tmp), model_name, lineage, {"name": name, "platform": "local",
+                                                                     "due": due or split.days[-1], "reason": reason})

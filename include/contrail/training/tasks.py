@@ -9,45 +9,50 @@ from contrail.training.model import model_name  # noqa: F401  (the DAG's tasks r
 
 log = logging.getLogger(__name__)
 JOBS = "training/jobs"  # each training job's spec, lineage and (local profile) output, in the lake
-MIN_NEW_DAYS = 7  # a scheduled run retrains once the lake holds this many days newer than the last model's window
 
 
 class Skip(Exception):
     """This run has nothing to train on yet; the message says why."""
 
 
-def last_trained_day(model_name: str) -> str | None:
-    """The latest window end among the registered versions of `model_name`, or None."""
+def versions_due(model_name: str) -> dict[str, str]:
+    """Registered versions of `model_name` by the data date they were trained as due for."""
     from contrail.registry import tracking
 
-    client = tracking.client()
-    ends = [mv.tags.get("contrail.window", "").split("..")[-1]
-            for mv in client.search_model_versions(f"name='{model_name}'")]
-    return max((e for e in ends if e), default=None)
+    return {mv.tags["contrail.due"]: str(mv.version) for mv in tracking.client().search_model_versions(f"name='{model_name}'")
+            if mv.tags.get("contrail.due")}
 
 
-def resolve_window(params: dict, model_name: str) -> dict:
+def resolve_window(params: dict, model_name: str, drop_days: list[str] | None = None) -> dict:
     """Manual runs: the params' window, which must be usable as a whole (else a clear error).
-    Scheduled runs: the latest window with enough usable days (window.latest), skipping while there is
-    none or too little of it is newer than the last model's window."""
+    Scheduled runs: the next training the policy has due (training/schedule.py), whatever triggered the run;
+    skipped, saying why, while none is. A labelled-data drop: the window ending on its latest day, at once.
+    A scheduled window carries its data date (`due`) and why it is due."""
+    from contrail.training import policy, schedule
+
     if params.get("start") or params.get("end"):
         days = window.explicit(params.get("start") or params["end"], params.get("end"))
-        return window.split(days, min_days=int(params.get("min_days") or window.MIN_DAYS)).as_dict()
-    min_days = int(params.get("min_days") or window.MIN_DAYS)
-    days, refused = window.latest(int(params.get("window_days") or window.WINDOW_DAYS), min_days=min_days)
-    for day, why in refused.items():
-        log.warning("left out of the window: %s", why)
+        split = window.split(days, min_days=int(params.get("min_days") or window.MIN_DAYS))
+        return {**split.as_dict(), "due": days[-1], "reason": "manual window"}
+    rules = schedule.Policy.from_settings()
+    if drop_days:
+        day = max(drop_days)
+        due = schedule.Due(day, "labelled-data drop", tuple(schedule.window(day, policy.lake_days()[1], rules)))
+    else:
+        due, why = policy.next_training(model_name, rules)
+        if due is None:
+            raise Skip(why)
+    earlier = None if drop_days else versions_due(model_name).get(due.day)
+    if earlier is not None:
+        raise Skip(f"v{earlier} was trained as due {due.day} and awaits its promotion decision: clear the failed promote "
+                   "task of its run (or delete the version) and the schedule goes on")
+    log.info("training due %s (%s) on %d day(s) %s..%s", due.day, due.reason, len(due.days), due.days[0] if due.days else "-",
+             due.days[-1] if due.days else "-")
     try:
-        split = window.split(days, min_days=min_days)
+        split = window.split(list(due.days), min_days=rules.min_days)
     except window.WindowTooSmall as exc:
         raise Skip(str(exc)) from exc
-    last = last_trained_day(model_name)
-    new_days = [d for d in split.days if last is None or d > last]
-    need = int(params.get("min_new_days") or MIN_NEW_DAYS)
-    if last is not None and len(new_days) < need:
-        raise Skip(f"only {len(new_days)} usable day(s) newer than the last model's window (ends {last}); "
-                   f"retraining waits for {need}")
-    return split.as_dict()
+    return {**split.as_dict(), "due": due.day, "reason": due.reason}
 
 
 def plan(split: dict, params: dict, dag_run, impl) -> dict:
@@ -59,6 +64,8 @@ def plan(split: dict, params: dict, dag_run, impl) -> dict:
     from contrail.platforms import naming
     from contrail.training import job
 
+    schedule = {key: split[key] for key in ("due", "reason") if key in split}
+    split = {part: split[part] for part in ("train", "validation", "holdout")}
     days = window.Split(**split).days
     tune = bool(params.get("tune"))
     names = naming.Names.of(dag_run, "train", days)
@@ -72,7 +79,7 @@ def plan(split: dict, params: dict, dag_run, impl) -> dict:
     (folder / "lineage.json").write_text(json.dumps(window.lineage(days)))
     planned = impl.plan_training(spec, names, job_name)
     planned["register"] = {"model": model_name(), "lineage": f"{JOBS}/{job_name}/lineage.json", "output": planned.pop("output"),
-                           "job": {"name": job_name, "platform": impl.NAME, "cost_usd": planned["cost"]["usd"]}}
+                           "job": {"name": job_name, "platform": impl.NAME, "cost_usd": planned["cost"]["usd"], **schedule}}
     return planned
 
 

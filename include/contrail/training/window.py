@@ -15,8 +15,7 @@ from contrail.dates import parse_day
 from contrail.failures import Deterministic
 from contrail.quality import ledger
 
-WINDOW_DAYS = 28  # an automatic window: the usable days of the latest 28 calendar days (see latest())
-MIN_DAYS = 7  # fewer usable days than this and a run skips: too little to split by time
+MIN_DAYS = 7  # fewer usable days than this and a manual window is refused: too little to split by time
 HOLDOUT_SHARE = 0.15
 VALIDATION_SHARE = 0.15
 
@@ -64,28 +63,6 @@ def explicit(start: str, end: str | None) -> list[str]:
     except ledger.QualityGateError as exc:
         raise WindowError(f"the window {days[0]}..{days[-1]} holds days that failed quality: {exc}") from exc
     return days
-
-
-def latest(window_days: int = WINDOW_DAYS, until: str | None = None,
-           min_days: int = MIN_DAYS) -> tuple[list[str], dict[str, str]]:
-    """The usable days of the latest `window_days`-calendar-day window that holds at least `min_days`
-    of them (ending at a built day, up to `until`), and that window's refused days with why.
-
-    A window never bridges a gap longer than itself: a lake holding January and one November day
-    trains on January (the November day alone is too few), and once November holds enough days, on
-    November. When no window holds enough, the latest one is returned and the split says why.
-    """
-    built = [d for d in built_days() if until is None or d <= until]
-    if not built:
-        return [], {}
-    usable, refused = ledger.usable_days("features", built)
-
-    def within(days: list[str], end: str) -> list[str]:
-        start = f"{parse_day(end) - dt.timedelta(days=window_days - 1):%Y-%m-%d}"
-        return [d for d in days if start <= d <= end]
-
-    end = next((e for e in reversed(built) if len(within(usable, e)) >= min_days), built[-1])
-    return within(usable, end), {d: refused[d] for d in within(built, end) if d in refused}
 
 
 def split(days: list[str], min_days: int = MIN_DAYS) -> Split:

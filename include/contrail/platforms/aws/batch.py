@@ -9,7 +9,7 @@ The plan writes each day's model inputs as CSV (`scoring/batch/<job>/input/dt=<d
 features partition's row order); the transform writes `<output>/dt=<day>.csv.out`, the MLflow
 scoring server's answer; `record_scores` first collects those answers into `predictions/dt=<day>/`
 (the same columns the Spark job writes) and then records the day as after any scoring. One model
-version per run: a backfill whose days were first scored by several versions uses the Spark engine.
+version per run: a backfill whose days are scored by several versions (each as of its day) uses the Spark engine.
 """
 
 from __future__ import annotations
