@@ -76,10 +76,10 @@ def private(state: Path, **overrides: str) -> dict[str, str]:
     atexit.register(shutil.rmtree, state, ignore_errors=True)
     pgdata = postgres.start(state / "postgres")
     atexit.register(postgres.stop, pgdata)  # runs before the folder goes
-    values = apply(environ={}, state=str(state), CONTRAIL_DATA_ROOT=str(state / "data"),
-                   CONTRAIL_LANDING_URL=str(state / "landing"),
-                   # MLflow's artifacts stay local when a test switches the lake to a cloud profile's bucket
-                   CONTRAIL_MLFLOW_ARTIFACTS=str(state / "data" / "mlflow" / "artifacts"), **overrides)
+    defaults = {"CONTRAIL_DATA_ROOT": str(state / "data"), "CONTRAIL_LANDING_URL": str(state / "landing"),
+                # MLflow's artifacts stay local when a test switches the lake to a cloud profile's bucket
+                "CONTRAIL_MLFLOW_ARTIFACTS": str(state / "data" / "mlflow" / "artifacts")}
+    values = apply(environ={}, state=str(state), **{**defaults, **overrides})
     (state / "airflow").mkdir(parents=True, exist_ok=True)
     return values
 
