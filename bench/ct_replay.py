@@ -55,24 +55,34 @@ def year_days(lake: Path) -> list[str]:
 
 
 def prepare(lake: Path) -> list[str]:
-    """Land, gate and build every day of 2013 into `lake` unless it holds them already; the usable days."""
+    """Land, gate and build every day of 2013 into `lake`, each step only for the days it has not done yet (a run
+    stopped half-way resumes); the usable days."""
     import datetime as dt
 
-    from contrail import ingest
+    from contrail import datasets, ingest, storage
     from contrail.platforms import local
     from contrail.quality import ledger, tasks
     from contrail.training import policy
 
-    days = [dt.date(2013, 1, 1) + dt.timedelta(days=i) for i in range(365)]
-    if not (lake / "features").exists():
-        t0 = time.monotonic()
-        for day in days:
-            ingest.land_many(list(ingest.TABLES), day)
-        usable = tasks.check_raw([f"{d}" for d in days])
-        local.run_job("build_features", usable)
-        tasks.check_features(usable)
-        print(f"(setup: the year landed, gated and built in {time.monotonic() - t0:.0f} s into {lake})", flush=True)
-    return policy.lake_days()[1] if ledger.read_verdict("features", "2013-01-01") else []
+    days = [f"{dt.date(2013, 1, 1) + dt.timedelta(days=i)}" for i in range(365)]
+    t0 = time.monotonic()
+    landed = storage.partition_mtimes(storage.location(datasets.RAW_FLIGHTS.path))
+    for day in (d for d in days if d not in landed):
+        ingest.land_many(list(ingest.TABLES), dt.date.fromisoformat(day))
+    unjudged = [d for d in days if ledger.read_verdict("flights", d) is None or ledger.read_verdict("weather", d) is None]
+    if unjudged:
+        tasks.check_raw(unjudged)
+    passed = [d for d in days if not ledger.usable_days("flights", [d])[1] and not ledger.usable_days("weather", [d])[1]]
+    built = storage.partition_mtimes(storage.location(datasets.FEATURES.path))
+    if [d for d in passed if d not in built]:
+        local.run_job("build_features", [d for d in passed if d not in built])
+    ungated = [d for d in passed if ledger.read_verdict("features", d) is None]
+    if ungated:
+        tasks.check_features(ungated)
+    if unjudged or ungated:
+        print(f"(setup: {len(unjudged)} day(s) gated, {len(ungated)} built and gated in {time.monotonic() - t0:.0f} s "
+              f"into {lake})", flush=True)
+    return policy.lake_days()[1]
 
 
 @dataclasses.dataclass
