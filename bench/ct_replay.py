@@ -41,22 +41,22 @@ TARGET_TRAININGS = 16
 LAKE = _env.PROJECT_ROOT / ".contrail" / "replay"
 
 
-def year_days(lake: Path) -> list[str]:
+def year_days(lake: Path, end: str = "2013-12-31") -> list[str]:
     """The usable feature days of 2013 in `lake` (built first if it does not hold them), in a private environment
     whose lake stays for the next run: the caller reads them with the lake set."""
     state = _env.private_env("contrail-bench-replay-", CONTRAIL_DATA_ROOT=str(lake))
     from contrail.spark import connect
 
     try:
-        return prepare(lake)
+        return prepare(lake, end)
     finally:
         connect.stop_server()
         _env.remove(state)
 
 
-def prepare(lake: Path) -> list[str]:
-    """Land, gate and build every day of 2013 into `lake`, each step only for the days it has not done yet (a run
-    stopped half-way resumes); the usable days."""
+def prepare(lake: Path, end: str = "2013-12-31") -> list[str]:
+    """Land, gate and build every day of 2013 up to `end` into `lake`, each step only for the days it has not done
+    yet (a run stopped half-way resumes); the usable days."""
     import datetime as dt
 
     from contrail import datasets, ingest, storage
@@ -64,7 +64,7 @@ def prepare(lake: Path) -> list[str]:
     from contrail.quality import ledger, tasks
     from contrail.training import policy
 
-    days = [f"{dt.date(2013, 1, 1) + dt.timedelta(days=i)}" for i in range(365)]
+    days = [d for d in (f"{dt.date(2013, 1, 1) + dt.timedelta(days=i)}" for i in range(365)) if d <= end]
     t0 = time.monotonic()
     landed = storage.partition_mtimes(storage.location(datasets.RAW_FLIGHTS.path))
     for day in (d for d in days if d not in landed):
@@ -82,7 +82,7 @@ def prepare(lake: Path) -> list[str]:
     if unjudged or ungated:
         print(f"(setup: {len(unjudged)} day(s) gated, {len(ungated)} built and gated in {time.monotonic() - t0:.0f} s "
               f"into {lake})", flush=True)
-    return policy.lake_days()[1]
+    return [d for d in policy.lake_days()[1] if d <= end]
 
 
 @dataclasses.dataclass
@@ -116,7 +116,8 @@ class Replay:
             self.score(day, version)
         while True:
             walk = schedule.walk(day, [d for d in usable if d <= day], {e["due"] for e in self.decisions}, self.rules,
-                                 lambda d: self.alarms.get(d, []))
+                                 lambda d: self.alarms.get(d, []),
+                                 {e["due"] for e in self.decisions if e["action"] == "promoted"})
             if walk.due is None:
                 return
             self.train(walk.due)
@@ -176,6 +177,10 @@ class Replay:
         from contrail.training import metrics
 
         days = [d for d in sorted(self.scored) if d >= SCORED_FROM and d > self.models[self.scored[d][0]].window[1]]
+        if not days:
+            return {"trainings": len(self.decisions), "promotions": 0, "refusals": len(self.decisions), "pooled_auc": float("nan"),
+                    "mean_daily_auc": float("nan"), "days": 0, "alarm_share_out_of_window": 0.0,
+                    "alarm_share_in_window": float("nan"), "monthly_auc": {}, "decisions": self.decisions}
         y = np.concatenate([self.frames[d]["label"].astype(int).to_numpy() for d in days])
         p = np.concatenate([self.scored[d][1] for d in days])
         daily = [self.judged[d]["auc"] for d in days if d in self.judged and self.judged[d]["auc"] is not None]
@@ -229,10 +234,10 @@ def plot(results: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lake", type=Path, default=LAKE)
-    parser.add_argument("--end", default="2013-12-31", help="last day replayed (a shorter year for a quick look)")
+    parser.add_argument("--end", default="2013-12-31", help="last day prepared and replayed (a shorter year for a quick look)")
     parser.add_argument("--policies", default="never,every28,weekly,contrail")
     args = parser.parse_args(argv)
-    usable = [d for d in year_days(args.lake.resolve()) if d <= args.end]
+    usable = year_days(args.lake.resolve(), args.end)
     report = _env.Report("ct_replay")
     report.header("The 2013 replay: retraining policies out of time")
     from contrail.monitoring import calibration

@@ -44,6 +44,13 @@ def test_a_window_leaves_out_refused_days_and_a_day_that_failed_cannot_be_due():
     assert thin.day == "2013-06-07"  # past its age, but a window needs 7 usable days: due once it holds them
 
 
+def test_while_the_gate_has_refused_every_model_each_next_day_is_due():
+    refused = schedule.walk("2013-06-30", MAY, {"2013-05-07"}, POLICY, lambda d: [], promoted=set())
+    assert (refused.due.day, refused.due.reason) == ("2013-05-08", "no champion yet: the gate refused every model so far")
+    after = schedule.walk("2013-06-30", MAY, {"2013-05-07", "2013-05-08"}, POLICY, lambda d: [], promoted={"2013-05-08"})
+    assert after.due.day == "2013-05-29"  # a champion exists: the model's age decides again
+
+
 def test_the_walk_waits_for_what_it_cannot_know_yet():
     assert walk(through="2013-05-06").due is None  # six settled days: no window holds seven yet
     assert walk(through=None).due is None

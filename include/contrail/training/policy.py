@@ -68,7 +68,8 @@ def walk(model: str, policy: schedule.Policy | None = None) -> tuple[schedule.Wa
     events = decisions(model)
     decided = {e["due"] for e in events}
     through, usable = lake_days(policy.start)
-    return schedule.walk(through, usable, decided, policy, final_alarm(model, events)), decided
+    promoted = {e["due"] for e in events if e["action"] == "promoted"}
+    return schedule.walk(through, usable, decided, policy, final_alarm(model, events), promoted), decided
 
 
 def next_training(model: str, policy: schedule.Policy | None = None) -> tuple[schedule.Due | None, str]:

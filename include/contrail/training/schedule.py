@@ -124,11 +124,12 @@ def settled_through(settled: set[str], landed: set[str], start: str | None = Non
 
 
 def walk(through: str | None, usable: list[str], trained: set[str], policy: Policy,
-         alarm: Callable[[str], list[str] | None] | None = None) -> Walk:
+         alarm: Callable[[str], list[str] | None] | None = None, promoted: set[str] | None = None) -> Walk:
     """The first training due up to the day `through` that is not decided yet, or where the walk had to stop.
 
     `trained`: the data dates whose training is decided (by the schedule, by hand or for a drop): each
-    restarts the model's age. `alarm(day)`: the reasons the day's final monitoring asked for retraining ([] for none),
+    restarts the model's age. `promoted`: the data dates whose model the gate promoted; while none before a day
+    is, there is no champion to score with, and every next usable day is due again. `alarm(day)`: the reasons the day's final monitoring asked for retraining ([] for none),
     or None while that is not known yet (not scored by its model as of that day, or not monitored)."""
     result = Walk()
     if through is None:
@@ -141,6 +142,8 @@ def walk(through: str | None, usable: list[str], trained: set[str], policy: Poli
         why = None
         if last is None:
             why = "first window"
+        elif promoted is not None and not any(d <= last for d in promoted):
+            why = "no champion yet: the gate refused every model so far"
         elif policy.max_age_days and gap(last, day) >= policy.max_age_days:
             why = f"model {gap(last, day)} days old"
         elif policy.alarms and alarm is not None and gap(last, day) >= policy.cooldown_days:
