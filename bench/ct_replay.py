@@ -260,9 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     if "contrail" in results:
         r, weekly = results["contrail"], results.get("weekly")
         goal = weekly["pooled_auc"] if weekly else 0.700
-        met = r["pooled_auc"] >= goal and r["trainings"] <= TARGET_TRAININGS and r["alarm_share_in_window"] < 0.05
-        report(f"\ntarget (default policy): pooled AUC >= {goal:.4f} (weekly's), at most {TARGET_TRAININGS} trainings, "
-               f"< 5 % in-window alarm days: {'met' if met else 'NOT met'}")
+        allowed = TARGET_TRAININGS * len(usable) / 365  # the yearly limit, in proportion to the days replayed
+        met = r["pooled_auc"] >= goal and r["trainings"] <= allowed and r["alarm_share_in_window"] < 0.05
+        report(f"\ntarget (default policy): pooled AUC >= {goal:.4f} (weekly's), at most {allowed:.1f} trainings "
+               f"({TARGET_TRAININGS} a year over {len(usable)} days), < 5 % in-window alarm days: {'met' if met else 'NOT met'}")
     _env.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (_env.RESULTS_DIR / "ct_replay.json").write_text(json.dumps(results, indent=1, default=str))
     plot(results, _env.RESULTS_DIR / "ct_replay_monthly.png")
