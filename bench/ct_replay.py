@@ -123,10 +123,10 @@ class Replay:
             self.train(walk.due)
 
     def score(self, day: str, version: str) -> None:
-        from contrail.monitoring import monitor
-        from contrail.training import model
-
         import pandas as pd
+
+        from contrail.monitoring import monitor
+        from contrail.training import model, schedule
 
         m = self.models[version]
         frame = self.frames[day]
@@ -134,7 +134,7 @@ class Replay:
         if day <= m.window[1]:
             return  # in window: not judged
         trailing = [d for d in sorted(self.scored) if m.window[1] < d <= day and self.scored[d][0] == version][-self.limits["window_days"]:]
-        trailing = [d for d in trailing if _gap(d, day) < self.limits["window_days"]]
+        trailing = [d for d in trailing if schedule.gap(d, day) < self.limits["window_days"]]
         current = pd.concat([self.frames[d].assign(prediction=self.scored[d][1]) for d in trailing], ignore_index=True)
         result, _, perf, reasons = monitor.assess(m.profile, current, self.frames[day].assign(prediction=self.scored[day][1]),
                                                   len(trailing), self.limits, m.holdout["roc_auc"])
@@ -197,12 +197,6 @@ class Replay:
                 "days": len(days), "alarm_share_out_of_window": sum(self.judged[d]["alarm"] for d in judged) / max(len(judged), 1),
                 "alarm_share_in_window": float(np.mean([e["in_window_share"] for e in self.decisions])),
                 "monthly_auc": monthly, "decisions": [{k: v for k, v in e.items() if k != "in_window_share"} for e in self.decisions]}
-
-
-def _gap(first: str, last: str) -> int:
-    from contrail.training import schedule
-
-    return schedule.gap(first, last)
 
 
 def policies(names: list[str]):

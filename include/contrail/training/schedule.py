@@ -88,8 +88,10 @@ class Walk:
 
 
 def day_range(first: str, last: str) -> list[str]:
-    start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
-    return [f"{start + dt.timedelta(days=i):%Y-%m-%d}" for i in range((end - start).days + 1)]
+    """`dates.day_range` over ISO days."""
+    from contrail import dates
+
+    return [f"{d}" for d in dates.day_range(dt.date.fromisoformat(first), dt.date.fromisoformat(last))]
 
 
 def shift(day: str, days: int) -> str:
