@@ -28,8 +28,9 @@ def contrail_features():
     1. **check_raw**: the Great Expectations suites of raw flights and weather for each day
        (`include/contrail/quality/`). Rows failing a row-level check go to
        `quarantine/<table>/dt=…/` with the checks they failed; the rest to `validated/<table>/dt=…/`
-       (rows in = passed + quarantined, checked). A critical failure keeps that day out of
-       everything downstream.
+       (rows in = passed + quarantined, checked). A critical failure of flights keeps that day
+       out of everything downstream; of weather (auxiliary), the day is built without it and
+       marked *degraded* (scored with the mark, shown not judged, left out of training).
     2. **build_features** (the profile's Spark: locally the Spark Connect server, on AWS an EMR
        step on an ephemeral cluster torn down even when the step fails): joins each day's
        validated flights with the origin's weather at the scheduled hour (by UTC instant) and with

@@ -7,7 +7,10 @@ given SparkSession (the local profile's long-lived Spark Connect server):
         --features file:///lake/features --counts file:///lake/features_counts --dates 2013-01-01,2013-01-02
 
 Flights and weather are read from the validated zone (the rows that passed their quality gate),
-planes from the raw zone.
+planes from the raw zone. Weather and planes are auxiliary: a flight without its weather hour or its
+plane keeps its row, with nulls, and its `degraded` column names what it lacks ("weather", "plane",
+comma-separated; "" when complete). A day whose weather failed its gate has an empty validated
+weather partition, so every one of its flights says "weather".
 
 Each day's partition features/dt=YYYY-MM-DD/ is replaced whole (`publish`), so a job over a range of
 days publishes exactly the partitions that one job per day would have, and a reader sees a day's old
@@ -25,6 +28,7 @@ from pyspark.sql import functions as F
 
 LATE_MINUTES = 15
 WEATHER_COLUMNS = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib"]
+DEGRADED = "degraded"  # the row-level mark (contrail.quality.degraded reads it; this file stands alone on a cluster)
 KEY_COLUMNS = ["dt", "year", "month", "day", "carrier", "flight", "tailnum", "origin", "dest", "sched_dep_time", "time_hour"]
 FEATURE_COLUMNS = [
     "hour", "minute", "weekday", "month", "day_of_year", "carrier", "origin", "dest", "distance",
@@ -48,21 +52,23 @@ def join_weather(flights: DataFrame, weather: DataFrame) -> DataFrame:
     The join is on the UTC instant (time_hour), not on the local hour: on the autumn DST change the
     local hour 1 happens twice, and a local-hour join would duplicate those flights.
     """
-    hourly = weather.select("dt", "origin", "time_hour", *WEATHER_COLUMNS).dropDuplicates(["dt", "origin", "time_hour"])
+    hourly = (weather.select("dt", "origin", "time_hour", *WEATHER_COLUMNS, F.lit(True).alias("_has_weather"))
+              .dropDuplicates(["dt", "origin", "time_hour"]))
     return flights.join(hourly, on=["dt", "origin", "time_hour"], how="left")
 
 
 def join_planes(flights: DataFrame, planes: DataFrame) -> DataFrame:
     """Left-join plane attributes by tail number; a missing plane leaves nulls, never drops the flight."""
     attrs = planes.select(
-        "dt", "tailnum", F.col("year").alias("plane_year"), "seats", "engines"
+        "dt", "tailnum", F.col("year").alias("plane_year"), "seats", "engines", F.lit(True).alias("_has_plane")
     ).dropDuplicates(["dt", "tailnum"])
     joined = flights.join(attrs, on=["dt", "tailnum"], how="left")
     return joined.withColumn("plane_age", (F.col("year") - F.col("plane_year")).cast("double")).drop("plane_year")
 
 
 def derive_features(joined: DataFrame) -> DataFrame:
-    """Calendar features, typed model inputs and the label (arrival 15+ minutes late) for labelled flights."""
+    """Calendar features, typed model inputs, the label (arrival 15+ minutes late) and the `degraded` mark for
+    labelled flights (the joins' `_has_weather` / `_has_plane` markers say which auxiliary rows were found)."""
     day = F.make_date("year", "month", "day")
     out = (
         joined.withColumn("weekday", F.dayofweek(day))
@@ -71,11 +77,13 @@ def derive_features(joined: DataFrame) -> DataFrame:
         .withColumn("seats", F.col("seats").cast("double"))
         .withColumn("engines", F.col("engines").cast("double"))
         .withColumn("label", (F.col("arr_delay") >= LATE_MINUTES).cast("int"))
+        .withColumn(DEGRADED, F.concat_ws(",", F.when(F.col("_has_weather").isNull(), F.lit("weather")),
+                                          F.when(F.col("_has_plane").isNull(), F.lit("plane"))))
     )
     for name in WEATHER_COLUMNS:
         out = out.withColumn(name, F.col(name).cast("double"))
     labelled = out.where(~F.col("cancelled") & ~F.col("diverted"))
-    return labelled.select(*KEY_COLUMNS, *[c for c in FEATURE_COLUMNS if c not in KEY_COLUMNS], "arr_delay", "label")
+    return labelled.select(*KEY_COLUMNS, *[c for c in FEATURE_COLUMNS if c not in KEY_COLUMNS], "arr_delay", "label", DEGRADED)
 
 
 def build(flights: DataFrame, weather: DataFrame, planes: DataFrame) -> DataFrame:

@@ -27,6 +27,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 KEYS = ["dt", "carrier", "flight", "origin", "dest", "sched_dep_time", "time_hour"]
+# carried from each features row onto its prediction: the label, the delay, and the `degraded` mark (what the row lacks)
+CARRIED = ["label", "arr_delay", "degraded"]
 
 
 def model_inputs(model_uri: str) -> list[tuple[str, str]]:
@@ -46,7 +48,7 @@ def score(features: DataFrame, udf, inputs: list[tuple[str, str]], name: str, ve
     return (features.withColumn("probability", probability)
             .withColumn("predicted_late", (F.col("probability") >= F.lit(threshold)).cast("int"))
             .withColumn("model_name", F.lit(name)).withColumn("model_version", F.lit(str(version)))
-            .select(*KEYS, "label", "arr_delay", *[c for c, _ in inputs if c not in KEYS], "probability",
+            .select(*KEYS, *CARRIED, *[c for c, _ in inputs if c not in KEYS], "probability",
                     "predicted_late", "model_name", "model_version"))
 
 
@@ -70,6 +72,9 @@ def run(spark: SparkSession, features: str, predictions: str, model_uri: str, na
         frame.schema
     except Exception as exc:
         raise FileNotFoundError(f"missing features partition among {', '.join(paths)}: {str(exc).splitlines()[0]}") from None
+    # features built before the mark existed hold no `degraded` column: they say nothing about what they lacked
+    frame = frame.withColumn("degraded", F.coalesce(F.col("degraded"), F.lit(""))) if "degraded" in frame.columns \
+        else frame.withColumn("degraded", F.lit(""))
     udf = mlflow.pyfunc.spark_udf(spark, model_uri, env_manager="local", result_type="array<double>")
     scored = score(frame, udf, model_inputs(model_uri), name, version, threshold)
     publish(scored.repartition("dt").sortWithinPartitions("origin", "sched_dep_time", "carrier", "flight"), predictions, dates)

@@ -181,6 +181,23 @@ def test_spark_keeps_one_exact_copy_and_quarantines_conflicts_as_pandas_does(lak
         assert_frame_equal(by_spark, by_pandas, check_dtype=False)
 
 
+def test_an_empty_weather_feed_fails_its_gate_and_publishes_empty_weather_with_the_columns_of_any_day(lake, validator):
+    """2013-12-31 in the real data: 776 flights and no weather. Weather is auxiliary: the gate fails, and what passed it
+    (no row) is published with the same columns and types as a day with weather, so the day is built, degraded."""
+    import pyarrow.parquet as pq
+
+    empty = dt.date(2013, 12, 31)
+    ingest.land_many(TABLES, empty)
+    assert check(validator, "weather")["status"] == "passed"  # DAY, for the columns a validated day has
+    verdict = gate.gate_raw("weather", empty, gx=validator, engine="pandas")
+    assert verdict["status"] == "failed" and any(m.startswith("weather.not_empty on (table): observed 0") for m in verdict["critical"])
+    schema = lambda d: pq.read_schema(next((lake / "validated" / "weather" / f"dt={d}").glob("*.parquet"))).remove_metadata()
+    assert pq.read_table(lake / "validated" / "weather" / f"dt={empty}").num_rows == 0
+    assert schema(empty) == schema(DAY)
+    assert not (lake / "quarantine" / "weather" / f"dt={empty}").exists()
+    assert gate.gate_raw("flights", empty, gx=validator, engine="pandas")["status"] != "failed"
+
+
 def test_weather_with_missing_hours_is_a_warning_naming_the_hours(lake, validator):
     weather = raw("weather")
     corrupt(weather[~((weather["origin"] == "JFK") & (weather["hour"] >= 12))], "weather")

@@ -9,6 +9,7 @@ import pytest
 
 import synthetic_features as synthetic
 from contrail import datasets, storage
+from contrail.config import ConfigError
 from contrail.quality import ledger as quality_ledger
 from contrail.registry import tracking
 from contrail.training import model, run, schedule, tasks, window
@@ -104,6 +105,29 @@ def own_lake(tmp_path, monkeypatch):
     """A lake of this test's own: the policy walks every day of a lake, and the session's lake holds other tests' days."""
     monkeypatch.setenv("CONTRAIL_DATA_ROOT", f"file://{tmp_path}/lake")
     return tmp_path
+
+
+def test_a_degraded_day_is_left_out_of_scheduled_and_manual_windows_unless_asked_for(own_lake, monkeypatch):
+    synthetic.write_days("2013-08-01", 10)
+    quality_ledger.write_verdict({"table": "features", "dt": "2013-08-03", "status": "warning", "critical": [],
+                                  "degraded": ["weather: its quality gate failed (weather.not_empty); no flight of the day has weather"]})
+    monkeypatch.setattr(tasks, "versions_due", lambda name: {})
+    split = tasks.resolve_window({}, "scheduled")
+    # settled, not usable: the first window holding 7 usable days now ends on 08-08 without 08-03
+    assert split["due"] == "2013-08-08" and "2013-08-03" not in split["train"]
+    said = []  # the window's logger itself: Airflow's logging set-up in other tests may have turned it off
+    logger = logging.getLogger("contrail.training.window")
+    monkeypatch.setattr(logger, "disabled", False)
+    monkeypatch.setattr(logger, "handlers", [type("Said", (logging.Handler,), {"emit": lambda self, r: said.append(r.getMessage())})()])
+    manual = tasks.resolve_window({"start": "2013-08-01", "end": "2013-08-10"}, "scheduled")
+    assert "2013-08-03" not in manual["train"] and len(manual["train"] + manual["validation"] + manual["holdout"]) == 9
+    assert any(m.startswith("training leaves out 2013-08-03, degraded: weather: its quality gate failed") for m in said), said
+    monkeypatch.setenv("CONTRAIL_TRAIN_ON_DEGRADED", "true")
+    assert tasks.resolve_window({}, "scheduled")["due"] == "2013-08-07"
+    assert "2013-08-03" in tasks.resolve_window({"start": "2013-08-01", "end": "2013-08-10"}, "scheduled")["train"]
+    monkeypatch.setenv("CONTRAIL_TRAIN_ON_DEGRADED", "sometimes")
+    with pytest.raises(ConfigError, match="CONTRAIL_TRAIN_ON_DEGRADED='sometimes': say true or false"):
+        tasks.resolve_window({}, "scheduled")
 
 
 def test_a_scheduled_run_trains_what_the_policy_has_due_on_the_days_of_its_window(own_lake, caplog, monkeypatch):

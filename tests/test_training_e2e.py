@@ -1,5 +1,7 @@
 """Three weeks of real 2013 data through the features DAG, the training DAG on the first 18 days and the inference and
-monitoring DAGs on the 3 days after its window, through Airflow (dag.test)."""
+monitoring DAGs on the 3 days after its window, through Airflow (dag.test). One day of the window has its weather
+feed emptied (as 2013-12-31's is in the real data, which the last test runs through the same DAGs): it is built,
+degraded, and left out of the training."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from contrail.registry import ledger, promotion, tracking
 pytestmark = [pytest.mark.airflow, pytest.mark.spark]
 START, END = "2013-05-01", "2013-05-21"
 TRAIN_END = "2013-05-18"  # the days after it are scored and monitored out of time
+NO_WEATHER = "2013-05-08"  # its weather feed landed empty: degraded, not in the window
 MODEL = "flights_delay"
 
 
@@ -25,10 +28,14 @@ def promoted(version: str) -> dict:
 
 @pytest.fixture(scope="module")
 def trained(dagbag, spark):
+    from contrail import datasets, storage
+
     for day in day_range(dt.date.fromisoformat(START), dt.date.fromisoformat(END)):
         ingest.land_many(list(ingest.TABLES), day)
+    weather = storage.location(datasets.RAW_WEATHER.partition(dt.date.fromisoformat(NO_WEATHER)))
+    storage.write_parquet_atomically(storage.read_parquet(weather).iloc[0:0], weather)
     features = dagbag.get_dag("contrail_features").test(run_conf={"start": START, "end": END})
-    assert features.state == "success"
+    assert features.state == "success"  # a failed weather gate degrades its day; it fails no run
     training = dagbag.get_dag("contrail_training").test(
         run_conf={"start": START, "end": TRAIN_END, "tune": True, "n_trials": 2, "timeout_minutes": 2})
     return training
@@ -51,7 +58,7 @@ def test_a_training_run_registers_and_promotes_a_model_on_real_data(trained):
     # the gate scored the registered model afresh on the holdout days: it reproduces what training reported
     assert promoted(champion)["metrics"]["roc_auc"] == pytest.approx(auc, abs=1e-6)  # (the tag keeps 6 decimals)
     run = client.get_run(mv.tags["contrail.run_id"])
-    assert run.data.params["days"] == "18" and int(run.data.params["rows_holdout"]) > 2000
+    assert run.data.params["days"] == "17" and int(run.data.params["rows_holdout"]) > 2000  # 18 days less NO_WEATHER
     # the thresholds monitoring will judge by, calibrated on the window's own noise: its own days rarely alarm
     import mlflow
 
@@ -59,7 +66,7 @@ def test_a_training_run_registers_and_promotes_a_model_on_real_data(trained):
     print(f"calibrated on real data: 1-day prediction PSI threshold {calibration['by_days']['1']['prediction_psi']:.3f}, "
           f"7-day {calibration['by_days']['7']['prediction_psi']:.3f}, decay {calibration['decay']['threshold']:.3f}, "
           f"in-window alarm days {calibration['in_window']['flagged']}")
-    assert calibration["in_window"]["days"] == 18 and calibration["in_window"]["share"] < 0.05
+    assert calibration["in_window"]["days"] == 17 and calibration["in_window"]["share"] < 0.05
 
 
 def test_the_promotion_event_carries_the_version_and_metrics(trained):
@@ -106,3 +113,40 @@ def test_real_days_are_scored_and_monitored_through_airflow(dagbag, trained):
     assert figures["version"] == champion and figures["performance"]["rows"] > 700 and figures["judged"]
     assert figures["days_after_window"] == 3 and figures["drift_days"] == ["2013-05-19", "2013-05-20", "2013-05-21"]
     assert storage.location("reports/drift/dt=2013-05-21/report.html").exists()
+
+
+def test_a_day_without_weather_is_built_scored_with_the_mark_and_left_out_of_training(dagbag, trained):
+    """The window's day without weather, and the real 2013-12-31 (776 flights, an empty weather feed) through the
+    features, inference and monitoring DAGs: features with null weather, each prediction marked, shown not judged."""
+    import mlflow
+
+    from contrail import scoring, storage
+    from contrail.monitoring import monitor
+    from contrail.quality import ledger as quality
+
+    reasons = quality.read_verdict("features", NO_WEATHER)["degraded"]
+    assert reasons and reasons[0].startswith("weather: its quality gate failed (weather.not_empty on (table): observed 0")
+    frame = storage.read_parquet(storage.location(f"features/dt={NO_WEATHER}"))
+    assert len(frame) > 700 and frame["temp"].isna().all() and frame["degraded"].str.contains("weather").all()
+    champion = promotion.alias_version(tracking.client(), MODEL, "champion")
+    run = tracking.client().get_run(tracking.client().get_model_version(MODEL, champion).tags["contrail.run_id"])
+    window = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/window.json")
+    learnt = [*window["train"], *window["validation"], *window["holdout"]]
+    assert NO_WEATHER not in learnt and len(learnt) == 17
+
+    last = "2013-12-31"
+    ingest.land_many(list(ingest.TABLES), dt.date.fromisoformat(last))
+    assert dagbag.get_dag("contrail_features").test(run_conf={"start": last, "end": last}).state == "success"
+    assert quality.read_verdict("weather", last)["status"] == "failed"
+    assert dagbag.get_dag("contrail_inference").test(run_conf={"start": last, "end": last}).state == "success"
+    predictions = storage.read_parquet(storage.location(f"predictions/dt={last}"))
+    assert len(predictions) == storage.parquet_rows(storage.location(f"features/dt={last}")) > 700
+    assert predictions["degraded"].str.contains("weather").all() and predictions["probability"].notna().all()
+    assert scoring.read_manifest(last)["degraded"] == quality.read_verdict("features", last)["degraded"] != []
+    assert dagbag.get_dag("contrail_monitoring").test(run_conf={"start": last, "end": last}).state == "success"
+    figures = monitor.read_figures(last)
+    assert (figures["verdict"], figures["judged"], figures["retrain_reasons"]) == (monitor.DEGRADED, False, [])
+    assert figures["performance"]["rows"] == len(predictions) and figures["max_psi"] is None
+    print(f"\n{last} (real data, no weather): {len(predictions)} flights scored degraded by v{champion}, "
+          f"realised ROC AUC {figures['performance']['roc_auc']:.4f}, not judged")
+    assert "degraded" in storage.location(f"reports/drift/dt={last}/report.html").read_text()

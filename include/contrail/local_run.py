@@ -257,7 +257,7 @@ def summary(days: list[str], lake: Path) -> str:
     from contrail import scoring
     from contrail.features import published_counts
     from contrail.monitoring.monitor import read_figures
-    from contrail.quality import ledger
+    from contrail.quality import degraded, ledger
 
     lines = [f"{'day':<12}{'quality':>9}{'landed':>8}{'quarantined':>12}{'features':>10}{'cancelled':>10}{'diverted':>10}"
              f"{'scored by':>11}{'max PSI':>9}"]
@@ -266,8 +266,10 @@ def summary(days: list[str], lake: Path) -> str:
         c = published_counts([day])[day] if (lake / "features_counts" / f"dt={day}").exists() else {}
         scored, drift = scoring.read_manifest(day), read_figures(day)
         version = f"v{scored['model_version']}" if scored else "-"
-        psi = "-" if not drift else "in win." if drift.get("judged") is False else f"{drift['max_psi']:.2f}"
-        lines.append(f"{day:<12}{verdict['status']:>9}{verdict['rows_in']:>8}{verdict['rows_quarantined']:>12}"
+        psi = ("-" if not drift else "degr." if drift.get("degraded") else "in win." if drift.get("judged") is False
+               else f"{drift['max_psi']:.2f}")
+        status = "degraded" if verdict["status"] != "failed" and degraded.of(day) else verdict["status"]
+        lines.append(f"{day:<12}{status:>9}{verdict['rows_in']:>8}{verdict['rows_quarantined']:>12}"
                      f"{c.get('features', '-'):>10}{c.get('cancelled', '-'):>10}{c.get('diverted', '-'):>10}"
                      f"{version:>11}{psi:>9}")
     return "\n".join(lines)

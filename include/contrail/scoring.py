@@ -6,7 +6,8 @@ knows, `training/schedule.as_of`); days before the first model get the first cha
 nightly history and a backfill from scratch score every day with the same model, and when a
 decision lands late (a backfill whose runs overlap) the days it covers are scored again. A run
 can ask for today's champion instead (`use_current_champion`). Every prediction row names its
-model version.
+model version, and carries its features row's `degraded` mark (what auxiliary input it lacked); a
+degraded day's manifest lists why (`contrail.quality.degraded`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 
 from contrail import datasets, storage
 from contrail.dates import parse_day
-from contrail.quality import ledger
+from contrail.quality import degraded, ledger
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def record(days: list[str]) -> dict[str, dict]:
         previous = read_manifest(day)
         now = dt.datetime.now(dt.timezone.utc).isoformat()
         path.write_text(json.dumps({"dt": day, "model_name": name, "model_version": version, "rows": rows,
-                                    "first_scored_at": (previous or {}).get("first_scored_at") or now, "scored_at": now}, indent=1))
+                                    "degraded": degraded.of(day), "first_scored_at": (previous or {}).get("first_scored_at") or now, "scored_at": now}, indent=1))
         result[day] = {"rows": rows, "model_version": version}
     log.info("scored %d day(s): %s", len(result), {d: f"v{r['model_version']} {r['rows']} rows" for d, r in result.items()})
     return result

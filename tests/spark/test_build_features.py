@@ -59,6 +59,20 @@ def test_missing_weather_and_missing_plane_leave_nulls_and_keep_the_flight(spark
     rows = build(spark, [flight(1, tailnum="N404"), flight(2, tailnum=None)], [], [("2013-01-01", "N1", 2003, 150, 2)])
     assert sorted(rows) == [1, 2]
     assert all(r["temp"] is None and r["plane_age"] is None and r["seats"] is None for r in rows.values())
+    assert {f: r["degraded"] for f, r in rows.items()} == {1: "weather,plane", 2: "weather,plane"}
+
+
+def test_each_row_is_marked_with_the_auxiliary_inputs_it_lacks(spark):
+    rows = build(
+        spark,
+        [flight(1), flight(2, tailnum="N404"), flight(3, hour=6, time_hour="2013-01-01T11:00:00Z"),
+         flight(4, hour=6, time_hour="2013-01-01T11:00:00Z", tailnum="N404")],
+        [weather("2013-01-01T10:00:00Z", 30.0), weather("2013-01-01T11:00:00Z", None)],  # a reading whose temp is missing
+        [("2013-01-01", "N1", 2003, 150, 2)],
+    )
+    # a reading found with null values is not a missing reading: the mark says which joins found no row
+    assert {f: r["degraded"] for f, r in rows.items()} == {1: "", 2: "plane", 3: "", 4: "plane"}
+    assert rows[3]["temp"] is None and rows[3]["pressure"] == 1012.0
 
 
 def test_plane_age_seats_and_calendar_features(spark):

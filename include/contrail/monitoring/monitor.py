@@ -4,7 +4,9 @@ reference, realised performance and its decay, reports, MLflow figures, and whet
 A day inside the scoring model's own window (its train, validation or holdout days) is "in window,
 not judged": the model has seen it, so its figures say nothing about decay or drift (a model scores
 its training days far better than any other). Its figures file and report say so, and it never asks
-for retraining. A day after the window is judged: drift over the trailing days after the window that
+for retraining. A degraded day (`contrail.quality.degraded`: its weather failed or is missing for many
+flights) is "degraded, not judged": its realised performance is shown, its drift is not judged, and
+it is left out of the trailing days of the days after it. A day after the window is judged: drift over the trailing days after the window that
 the same model scored (up to CONTRAIL_DRIFT_WINDOW_DAYS), realised performance on the day alone,
 with the days since the window's end. The thresholds are those its training calibrated on the
 window's own noise (`contrail.monitoring.calibration`; the settings are listed there).
@@ -27,6 +29,7 @@ from contrail.training.model import PER_DAY
 log = logging.getLogger(__name__)
 EXPERIMENT = "contrail-monitoring"
 NOT_JUDGED = "in window, not judged"
+DEGRADED = "degraded, not judged"
 thresholds = calibration.settings
 
 
@@ -107,7 +110,12 @@ def monitor_day(day: str, limits: dict | None = None) -> dict:
     model_name, version = manifest["model_name"], manifest["model_version"]
     profile, ref = reference(model_name, version)
     part = window_part(day, ref)
-    figures = (in_window(day, manifest, part, ref) if part else judge(day, manifest, profile, ref, limits))
+    if part:
+        figures = in_window(day, manifest, part, ref)
+    elif manifest.get("degraded"):
+        figures = degraded_day(day, manifest, ref)
+    else:
+        figures = judge(day, manifest, profile, ref, limits)
     figures["usable"] = not ledger.usable_days("features", [day])[1]
     figures["mlflow_run_id"] = log_to_mlflow(figures)
     path = figures_path(day)
@@ -119,6 +127,9 @@ def monitor_day(day: str, limits: dict | None = None) -> dict:
     if part:
         log.info("drift %s (%s v%s): %s (a %s day of %s..%s) | report %s", day, model_name, version, NOT_JUDGED, part,
                  ref["window_start"], ref["window_end"], figures["report"])
+    elif not figures["judged"]:
+        log.warning("drift %s (%s v%s): %s (%s) | report %s", day, model_name, version, DEGRADED,
+                    "; ".join(manifest["degraded"]), figures["report"])
     else:
         perf = figures["performance"]
         log.info("drift %s (%s v%s, %d day(s) after its window): max PSI %.3f (%s), prediction PSI %.3f, ROC AUC %s%s | report %s",
@@ -128,15 +139,34 @@ def monitor_day(day: str, limits: dict | None = None) -> dict:
     return figures
 
 
+def not_judged(day: str, manifest: dict, ref: dict, verdict: str, **shown) -> dict:
+    """The figures of a day monitoring shows without judging: no drift, no decay, no retraining request."""
+    return {"dt": day, "model": manifest["model_name"], "version": manifest["model_version"], "rows": manifest.get("rows"),
+            "judged": False, "verdict": verdict, "window_part": None, "window": [ref["window_start"], ref["window_end"]],
+            "days_after_window": None, "max_psi": None, "max_psi_feature": None, "prediction_psi": None,
+            "drifted": [], "drift_days": [], "performance": None, "decay": None, "retrain_reasons": [], **shown}
+
+
 def in_window(day: str, manifest: dict, part: str, ref: dict) -> dict:
     """The figures of a day the model was trained on: no drift, no performance, no verdict."""
     from contrail.monitoring import report
 
-    figures = {"dt": day, "model": manifest["model_name"], "version": manifest["model_version"], "rows": manifest.get("rows"),
-               "judged": False, "verdict": NOT_JUDGED, "window_part": part, "window": [ref["window_start"], ref["window_end"]],
-               "days_after_window": None, "max_psi": None, "max_psi_feature": None, "prediction_psi": None,
-               "drifted": [], "drift_days": [], "performance": None, "decay": None, "retrain_reasons": []}
+    figures = not_judged(day, manifest, ref, NOT_JUDGED, window_part=part)
     figures["report"] = publish_report(day, lambda path: report.write_not_judged(path, figures))
+    return figures
+
+
+def degraded_day(day: str, manifest: dict, ref: dict) -> dict:
+    """The figures of a degraded day after the window: its realised performance shown, not judged (its drift is the
+    missing input's, not the world's), and it asks for no retraining."""
+    from contrail.monitoring import report
+
+    frame = storage.read_parquet(storage.location(datasets.PREDICTIONS.partition(parse_day(day))))
+    after = (parse_day(day) - parse_day(ref["window_end"])).days
+    perf = performance(frame.rename(columns={"probability": "prediction"}))
+    figures = not_judged(day, manifest, ref, DEGRADED, degraded=list(manifest["degraded"]), days_after_window=after,
+                         performance=perf and {**perf, "days_after_window": after})
+    figures["report"] = publish_report(day, lambda path: report.write_degraded(path, figures))
     return figures
 
 
@@ -192,14 +222,16 @@ def trailing_days(day: str, manifest: dict, window_days: int, after: str | None 
     same model version scored, oldest first.
 
     Drift is measured on these together: one day holds one day's weather and calendar, so against a
-    reference of weeks it looks drifted every day; a trailing week shows whether the data moved.
+    reference of weeks it looks drifted every day; a trailing week shows whether the data moved. Degraded days
+    are left out: their missing input would read as drift on every day after them.
     """
     first = parse_day(day) - dt.timedelta(days=window_days - 1)
     candidates = [d for d in (f"{first + dt.timedelta(days=i):%Y-%m-%d}" for i in range(window_days - 1))
                   if after is None or d > after]
     scorer = (manifest["model_name"], manifest["model_version"])
     manifests = {d: scoring.read_manifest(d) or {} for d in candidates}
-    return [*(d for d, m in manifests.items() if (m.get("model_name"), m.get("model_version")) == scorer), day]
+    return [*(d for d, m in manifests.items() if (m.get("model_name"), m.get("model_version")) == scorer
+              and not m.get("degraded")), day]
 
 
 def read_figures(day: str) -> dict | None:
@@ -235,8 +267,9 @@ def log_to_mlflow(figures: dict) -> str:
         metrics = {"max_psi": figures["max_psi"], "prediction_psi": figures["prediction_psi"], "drifted_features": len(figures["drifted"]),
                    "days_after_window": figures["days_after_window"], **{f"psi_{name}": v for name, v in figures["psi"].items()}}
     if figures["performance"]:
-        metrics.update(roc_auc=figures["performance"]["roc_auc"], log_loss=figures["performance"]["log_loss"],
-                       roc_auc_decay=figures["decay"]["decay"])
+        metrics.update(roc_auc=figures["performance"]["roc_auc"], log_loss=figures["performance"]["log_loss"])
+    if figures["decay"]:
+        metrics["roc_auc_decay"] = figures["decay"]["decay"]
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"drift {figures['dt']}") as run:
         mlflow.set_tags({"contrail.dt": figures["dt"], "contrail.model": figures["model"], "contrail.verdict": figures["verdict"],
                          "contrail.model_version": figures["version"], "contrail.retrain": str(bool(figures["retrain_reasons"]))})

@@ -73,17 +73,39 @@ def write_not_judged(path: Path, figures: dict) -> Path:
     """The report of a day inside the scoring model's training window: what it is, and why it is not judged."""
     e = html.escape
     first, last = figures["window"]
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Drift {e(figures['dt'])}: not judged</title>
-<style>{STYLE}</style></head><body>
-<h1>Drift report {e(figures['dt'])}</h1>
-<p>Model <b>{e(figures['model'])}</b> version <b>{e(str(figures['version']))}</b> was trained on {e(first)}..{e(last)}, and
+    return _short_page(path, figures["dt"], "not judged", f"""<p>{_model(figures)} was trained on {e(first)}..{e(last)}, and
 {e(figures['dt'])} is one of its {e(figures['window_part'])} days: <b>in window, not judged</b>. A model scores the days it
 learnt from better than any other, so their drift and realised performance say nothing about decay; no retraining is
-asked for. Monitoring judges the days after {e(last)}.</p>
-</body></html>"""
+asked for. Monitoring judges the days after {e(last)}.</p>""")
+
+
+def _model(figures: dict) -> str:
+    return f"Model <b>{html.escape(figures['model'])}</b> version <b>{html.escape(str(figures['version']))}</b>"
+
+
+def _short_page(path: Path, day: str, title: str, body: str) -> Path:
+    e = html.escape
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page)
+    path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>Drift {e(day)}: {e(title)}</title>
+<style>{STYLE}</style></head><body>
+<h1>Drift report {e(day)}</h1>
+{body}
+</body></html>""")
     return path
+
+
+def write_degraded(path: Path, figures: dict) -> Path:
+    """The report of a degraded day: what it lacked, its realised performance, and why it is not judged."""
+    e = html.escape
+    perf = figures["performance"]
+    shown = (f"Realised on its {perf['rows']} labelled flights: ROC AUC {perf['roc_auc']:.4f}, log loss {perf['log_loss']:.4f}."
+             if perf else "Its labels do not give a realised performance.")
+    return _short_page(path, figures["dt"], "degraded", f"""<p>{_model(figures)} scored {e(figures['dt'])}, a
+<b>degraded</b> day ({figures['days_after_window']} day(s) after its window):</p>
+<ul>{''.join(f'<li>{e(why)}</li>' for why in figures['degraded'])}</ul>
+<p>{e(shown)} <b>Degraded, not judged</b>: the missing input would read as drift, so no drift verdict and no retraining
+request come from this day, and the days after it are judged without it. Each of its predictions carries the
+<code>degraded</code> mark of its row.</p>""")
 
 
 def write_html(path: Path, *, day: str, model: str, version: str, drift: dict, summary: dict, profile: dict,

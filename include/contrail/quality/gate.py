@@ -10,7 +10,9 @@ For each raw table and day (flights, weather):
   `<table>.duplicate_row`; the suite runs on the rows that remain, so only rows that share a key with
   different content fail the key's uniqueness check (all of them);
 * a critical failure publishes nothing for the day (the raw partition stays as landed, and an
-  earlier validated partition is withdrawn) and the verdict says `failed`;
+  earlier validated partition is withdrawn) and the verdict says `failed`; weather is auxiliary: a
+  day whose weather failed publishes an empty validated weather partition and goes on *degraded*
+  (`contrail.quality.degraded`); only failed flights stop a day;
 * the GX result JSON goes to `reports/quality/<table>/dt=<day>/result.json`, Data Docs HTML to
   `reports/quality/docs/` (local data roots), and the verdict to the ledger.
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 from contrail import datasets, storage
 from contrail.failures import Deterministic
 from contrail.quality import checks as suites
-from contrail.quality import ledger
+from contrail.quality import degraded, ledger
 
 log = logging.getLogger(__name__)
 FAILED_CHECKS = "failed_checks"
@@ -141,9 +143,20 @@ def _record(verdict: dict) -> dict:
         day = dt.date.fromisoformat(verdict["dt"])
         for zone in (datasets.VALIDATED, datasets.QUARANTINE):
             storage.remove_partition(storage.location(zone[verdict["table"]].partition(day)))
+        if verdict["table"] == "weather":  # an auxiliary input: the day goes on without it (contrail.quality.degraded)
+            storage.write_parquet_atomically(no_weather(), storage.location(datasets.VALIDATED["weather"].partition(day)))
     ledger.write_verdict(verdict)
     log.info("%s", summary_line(verdict))
     return verdict
+
+
+def no_weather():
+    """An empty table of validated weather (the raw columns and types): what passed the gate of a day whose weather
+    failed it. The feature job reads it like any day's and finds no reading for any flight."""
+    import pyarrow as pa
+
+    types = {"int": pa.int64(), "number": pa.float64(), "str": pa.string()}
+    return pa.schema([(name, types[kind]) for name, kind in suites.WEATHER_COLUMNS.items()]).empty_table()
 
 
 def _own_checks(frame, table: str, engine: str, rows: int):
@@ -234,6 +247,11 @@ def gate_features(day: dt.date, gx=None) -> dict:
     frame = storage.read_parquet(storage.location(datasets.FEATURES.partition(day))).reset_index(drop=True)
     outcomes, result, docs = (gx or validator()).run("features", frame, suites.features(expected), "pandas", f"features-{day}")
     verdict = _verdict("features", day, "pandas", outcomes, len(frame), result, docs)
+    verdict["missing_shares"] = degraded.shares(frame)
+    verdict["degraded"] = degraded.reasons(frame, ledger.read_verdict("weather", f"{day}"))
+    if verdict["degraded"] and verdict["status"] == "passed":
+        verdict["status"] = "warning"
+    verdict["warnings"] += [f"degraded: {why}" for why in verdict["degraded"]]
     if counts["flights_in"] != raw["rows_passed"]:
         verdict["critical"].append(f"features dt={day}: the job read {counts['flights_in']} flights, "
                                    f"but {raw['rows_passed']} passed the flights gate")

@@ -12,24 +12,25 @@ RAW_TABLES = ("flights", "weather")
 
 
 def check_raw(days: list[str]) -> list[str]:
-    """Gate raw flights and weather of each day; return the days both passed (warnings allowed).
+    """Gate raw flights and weather of each day; return the days whose flights passed (warnings allowed).
 
-    A day that fails (a critical check, or an input that cannot be read, recorded as a failed verdict)
-    is left out and named in the log; the task itself fails only when no day is left, so one bad day
-    never holds up the rest.
+    A day whose flights fail (a critical check, or an input that cannot be read, recorded as a failed
+    verdict) is left out and named in the log; the task itself fails only when no day is left, so one
+    bad day never holds up the rest. A day whose weather fails goes on without it, degraded
+    (`contrail.quality.degraded`): weather is an auxiliary input.
     """
     validator = gate.validator()
     usable, problems = [], []
     for day in days:
-        ok = True
-        for table in RAW_TABLES:
-            # an unreadable or missing input comes back as a failed verdict; a store that broke off raises and retries
-            verdict = gate.gate_raw(table, parse_day(day), gx=validator)
-            if verdict["status"] == "failed":
-                problems.append(f"{table} dt={day}: " + "; ".join(verdict["critical"]))
-                ok = False
-        if ok:
-            usable.append(day)
+        # an unreadable or missing input comes back as a failed verdict; a store that broke off raises and retries
+        verdicts = {table: gate.gate_raw(table, parse_day(day), gx=validator) for table in RAW_TABLES}
+        if verdicts["flights"]["status"] == "failed":
+            problems.append(f"flights dt={day}: " + "; ".join(verdicts["flights"]["critical"]))
+            continue
+        if verdicts["weather"]["status"] == "failed":
+            log.warning("weather dt=%s failed its gate (%s): the day is built without weather, degraded", day,
+                        "; ".join(verdicts["weather"]["critical"]))
+        usable.append(day)
     return _keep_going(usable, problems, "raw")
 
 
@@ -55,16 +56,19 @@ def _keep_going(usable: list[str], problems: list[str], what: str) -> list[str]:
 
 
 def verdict(days: list[str], failed_tasks: list[str] = ()) -> None:
-    """Fail (naming days, tables and checks) if any day of the run failed or missed a gate, or (naming
-    them) if tasks of the run failed: this verdict is the run's last word."""
-    problems = []
+    """Fail (naming days, tables and checks) if any day of the run failed or missed its flights or features gate,
+    or (naming them) if tasks of the run failed: this verdict is the run's last word. Degraded days (weather
+    failed or missing for many flights) are published and named in the log, not failed."""
+    from contrail.quality import degraded
+
+    problems, short = [], []
     for day in days:
-        _, raw_refused = ledger.usable_days("flights", [day])
-        _, weather_refused = ledger.usable_days("weather", [day])
-        refused = {**raw_refused, **weather_refused}
-        if not refused:
-            refused = ledger.usable_days("features", [day])[1]
+        refused = ledger.usable_days("flights", [day])[1] or ledger.usable_days("features", [day])[1]
         problems += refused.values()
+        if not refused and degraded.of(day):
+            short.append(f"{day} ({'; '.join(degraded.of(day))})")
+    if short:
+        log.warning("%d day(s) published degraded (scored with the mark, left out of training): %s", len(short), " | ".join(short))
     text = [f"{len(problems)} gate(s) failed; those days are not published: " + " | ".join(problems)] if problems else []
     if failed_tasks:
         text.append(f"task(s) of this run failed or could not run after a failure: {', '.join(failed_tasks)} (see their logs)")

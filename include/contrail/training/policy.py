@@ -15,21 +15,26 @@ from contrail.training import schedule
 GATES = ("flights", "weather", "features")
 
 
-def lake_days(start: str | None = None) -> tuple[str | None, list[str]]:
+def lake_days(policy: schedule.Policy | None = None) -> tuple[str | None, list[str]]:
     """(the last settled day of the unbroken run from the first landed day, the usable days).
 
-    A day is settled when its features passed or failed their gate, or an earlier gate refused the day."""
+    A day is settled when its features passed or failed their gate, or its flights failed theirs (a failed
+    weather gate does not settle a day: it is built, degraded). A degraded day is usable only when the policy
+    trains on degraded days."""
+    policy = policy or schedule.Policy.from_settings()
     landed = set(storage.partition_mtimes(storage.location(datasets.RAW_FLIGHTS.path)))
     built = set(storage.partition_mtimes(storage.location(datasets.FEATURES.path)))
     judged = set(storage.partition_mtimes(storage.location("quality/features"))) | built
     settled, usable = set(), []
     for day in sorted(landed | judged):
-        verdicts = {table: (ledger.read_verdict(table, day) or {}).get("status") for table in GATES}
-        if verdicts["features"] is not None or "failed" in verdicts.values():
+        verdicts = {table: ledger.read_verdict(table, day) or {} for table in GATES}
+        status = {table: v.get("status") for table, v in verdicts.items()}
+        if status["features"] is not None or status["flights"] == "failed":
             settled.add(day)
-            if verdicts["features"] not in (None, "failed") and day in built:
+            if (status["features"] not in (None, "failed") and day in built
+                    and (policy.train_on_degraded or not verdicts["features"].get("degraded"))):
                 usable.append(day)
-    return schedule.settled_through(settled, landed, start), usable
+    return schedule.settled_through(settled, landed, policy.start), usable
 
 
 def decisions(model: str) -> list[dict]:
@@ -67,7 +72,7 @@ def walk(model: str, policy: schedule.Policy | None = None) -> tuple[schedule.Wa
     policy = policy or schedule.Policy.from_settings()
     events = decisions(model)
     decided = {e["due"] for e in events}
-    through, usable = lake_days(policy.start)
+    through, usable = lake_days(policy)
     promoted = {e["due"] for e in events if e["action"] == "promoted"}
     return schedule.walk(through, usable, decided, policy, final_alarm(model, events), promoted), decided
 
@@ -80,6 +85,6 @@ def next_training(model: str, policy: schedule.Policy | None = None) -> tuple[sc
         return due, f"due {due.day} ({due.reason})"
     if result.waiting:
         return None, result.waiting
-    through, _ = lake_days((policy or schedule.Policy.from_settings()).start)
+    through, _ = lake_days(policy)
     return None, (f"no training is due through {through}, the last settled day" if through
                   else "no day is settled yet (no features built or refused)")

@@ -36,11 +36,13 @@ class Policy:
     cooldown_days: int = 7
     alarms: bool = True  # alarms on calibrated thresholds can make a day due
     start: str | None = None  # no training is due before this data date (the windows may reach back before it)
+    train_on_degraded: bool = False  # degraded days (contrail.quality.degraded) count as usable
 
     @classmethod
     def from_settings(cls, environ=None) -> "Policy":
         """CONTRAIL_WINDOW_DAYS, CONTRAIL_RETRAIN_MAX_AGE_DAYS, CONTRAIL_MIN_WINDOW_DAYS, CONTRAIL_RETRAIN_COOLDOWN_DAYS,
-        CONTRAIL_RETRAIN_ON_ALARM (true/false), CONTRAIL_SCHEDULE_START (YYYY-MM-DD): the defaults above where unset."""
+        CONTRAIL_RETRAIN_ON_ALARM and CONTRAIL_TRAIN_ON_DEGRADED (true/false), CONTRAIL_SCHEDULE_START (YYYY-MM-DD): the
+        defaults above where unset."""
         environ = os.environ if environ is None else environ
         values = {}
         for key, name, low in (("window_days", "CONTRAIL_WINDOW_DAYS", 3), ("max_age_days", "CONTRAIL_RETRAIN_MAX_AGE_DAYS", 0),
@@ -55,11 +57,12 @@ class Policy:
                                   f"{getattr(cls, key)}") from None
             if values[key] < low:
                 raise ConfigError(f"{name}={text} must be at least {low}")
-        alarms = environ.get("CONTRAIL_RETRAIN_ON_ALARM", "").strip().lower()
-        if alarms:
-            if alarms not in ("true", "false", "1", "0", "yes", "no"):
-                raise ConfigError(f"CONTRAIL_RETRAIN_ON_ALARM={alarms!r}: say true or false")
-            values["alarms"] = alarms in ("true", "1", "yes")
+        for key, name in (("alarms", "CONTRAIL_RETRAIN_ON_ALARM"), ("train_on_degraded", "CONTRAIL_TRAIN_ON_DEGRADED")):
+            flag = environ.get(name, "").strip().lower()
+            if flag:
+                if flag not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ConfigError(f"{name}={flag!r}: say true or false")
+                values[key] = flag in ("true", "1", "yes")
         start = environ.get("CONTRAIL_SCHEDULE_START", "").strip()
         if start:
             try:

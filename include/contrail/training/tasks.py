@@ -37,7 +37,7 @@ def resolve_window(params: dict, model_name: str, drop_days: list[str] | None = 
     rules = schedule.Policy.from_settings()
     if drop_days:
         day = max(drop_days)
-        due = schedule.Due(day, "labelled-data drop", tuple(schedule.window(day, policy.lake_days()[1], rules)))
+        due = schedule.Due(day, "labelled-data drop", tuple(schedule.window(day, policy.lake_days(rules)[1], rules)))
     else:
         due, why = policy.next_training(model_name, rules)
         if due is None:

@@ -8,6 +8,7 @@ them), the days before them the validation set (tuning, operating threshold), th
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from contrail import datasets, storage
@@ -15,6 +16,7 @@ from contrail.dates import parse_day
 from contrail.failures import Deterministic
 from contrail.quality import ledger
 
+log = logging.getLogger(__name__)
 MIN_DAYS = 7  # fewer usable days than this and a manual window is refused: too little to split by time
 HOLDOUT_SHARE = 0.15
 VALIDATION_SHARE = 0.15
@@ -62,7 +64,21 @@ def explicit(start: str, end: str | None) -> list[str]:
         ledger.require_usable("features", days)
     except ledger.QualityGateError as exc:
         raise WindowError(f"the window {days[0]}..{days[-1]} holds days that failed quality: {exc}") from exc
-    return days
+    return without_degraded(days)
+
+
+def without_degraded(days: list[str]) -> list[str]:
+    """`days` less the degraded ones (contrail.quality.degraded), named in the log, unless CONTRAIL_TRAIN_ON_DEGRADED."""
+    from contrail.quality import degraded
+    from contrail.training.schedule import Policy
+
+    if Policy.from_settings().train_on_degraded:
+        return days
+    left_out = {d: degraded.of(d) for d in days}
+    left_out = {d: why for d, why in left_out.items() if why}
+    for day, why in left_out.items():
+        log.warning("training leaves out %s, degraded: %s (CONTRAIL_TRAIN_ON_DEGRADED=true keeps it)", day, "; ".join(why))
+    return [d for d in days if d not in left_out]
 
 
 def split(days: list[str], min_days: int = MIN_DAYS) -> Split:

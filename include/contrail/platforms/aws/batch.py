@@ -120,7 +120,7 @@ def collect(request: dict) -> None:
     from contrail import datasets, storage
     from contrail.dates import parse_day
     from contrail.training import model as delay_model
-    from spark_jobs.score_features import KEYS
+    from spark_jobs.score_features import CARRIED, KEYS
 
     for day in request["days"]:
         features = storage.read_parquet(storage.location(datasets.FEATURES.partition(parse_day(day))))
@@ -129,7 +129,8 @@ def collect(request: dict) -> None:
         if len(rows) != len(features):
             raise storage.StorageError(f"batch transform answered {len(rows)} rows for the {len(features)} features of {day}")
         keys = [k for k in KEYS if k != "dt"]
-        frame = features[[*keys, "label", "arr_delay", *[c for c in delay_model.FEATURES if c not in KEYS]]].copy()
+        features["degraded"] = features["degraded"].fillna("") if "degraded" in features else ""
+        frame = features[[*keys, *CARRIED, *[c for c in delay_model.FEATURES if c not in KEYS]]].copy()
         frame["probability"] = [float(r[1]) for r in rows]
         frame["predicted_late"] = (frame["probability"] >= float(request["threshold"])).astype("int32")
         frame["model_name"], frame["model_version"] = request["model"], str(request["version"])
