@@ -90,6 +90,15 @@ def unpaused(dagbag):
 
 
 @pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """A real `mlflow server` (tests/mlflow_server.py): (tracking URI, lock URL), one for the session's registry tests."""
+    import mlflow_server
+
+    with mlflow_server.running(tmp_path_factory.mktemp("mlflow-server")) as (uri, lock_url):
+        yield uri, lock_url
+
+
+@pytest.fixture(scope="session")
 def s3_endpoint():
     import emulators
 

@@ -12,7 +12,6 @@ import uuid
 
 import pytest
 
-import mlflow_server
 import synthetic_features as synthetic
 from contrail.registry import ledger, locks, promotion, tracking
 from contrail.training import run, window
@@ -29,12 +28,6 @@ WINDOWS = {
 @pytest.fixture(scope="module")
 def windows():
     return {name: window.split(synthetic.write_days(start, 10, signals)) for name, (start, signals) in WINDOWS.items()}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with mlflow_server.running(tmp_path_factory.mktemp("mlflow-server")) as (uri, lock_url):
-        yield uri, lock_url
 
 
 @pytest.fixture(params=["database", "server", "sqlite"])

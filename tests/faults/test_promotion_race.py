@@ -23,7 +23,7 @@ import pytest
 
 from contrail.registry import gate, ledger, locks, promotion, tracking
 from contrail.training import run, window
-from test_registry import aliases, backend, name, server, version_tags, windows  # noqa: F401  (fixtures)
+from test_registry import aliases, backend, name, version_tags, windows  # noqa: F401  (fixtures)
 
 ROUNDS = 6
 PROMOTERS = (3, 4)  # how many race in a round, drawn per round
