@@ -110,6 +110,26 @@ def test_decay_is_judged_against_the_calibrated_floor(trained):
     assert len(reasons) == 1 and reasons[0].startswith("ROC AUC decayed")
 
 
+def test_decay_over_more_trailing_days_has_a_tighter_floor_and_names_the_days(trained):
+    _, profile, auc, limits = trained
+    decay = profile["calibration"]["decay"]
+    by_days = decay["by_days"]
+    assert sorted(map(int, by_days)) == list(range(1, limits["window_days"] + 1)) and by_days["1"]["threshold"] == decay["threshold"]
+    for k, floor in by_days.items():  # every run of k consecutive days of the window, and k days' worth of bootstrap rows
+        assert floor["runs"] == len(DAYS) - int(k) + 1 and floor["threshold"] == max(floor["by_day"], floor["bootstrap"], 0.0)
+    # a week pooled is judged against a week's noise: some seven times the rows, a floor well under one day's
+    assert by_days["7"]["threshold"] < 0.6 * by_days["1"]["threshold"]
+    week = calibration.limits_for(profile["calibration"], 7)
+    assert week["decay"] == by_days["7"]["threshold"] and calibration.limits_for(profile["calibration"], 99)["decay"] == week["decay"]
+    quiet = {"prediction": {"psi": 0.0}}
+    between = auc - (by_days["7"]["threshold"] + by_days["1"]["threshold"]) / 2  # a decay one day may show by chance, a week not
+    assert calibration.alarms(quiet, calibration.limits_for(profile["calibration"], 1), limits["drift_share"], between, auc) == []
+    (reason,) = calibration.alarms(quiet, week, limits["drift_share"], between, auc, days=7)
+    assert reason.startswith("ROC AUC over 7 days decayed")
+    legacy = {**profile["calibration"], "decay": {k: v for k, v in decay.items() if k != "by_days"}}  # trained before
+    assert calibration.limits_for(legacy, 7)["decay"] == decay["threshold"]
+
+
 @pytest.mark.parametrize("raw", ["0.2", "1", "often"])
 def test_a_bad_quantile_is_refused_naming_the_setting(raw):
     with pytest.raises(ConfigError, match=r"CONTRAIL_ALARM_QUANTILE=.*from 0.5 up to"):

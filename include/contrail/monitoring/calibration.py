@@ -11,8 +11,10 @@ window, and the alarm threshold is a high quantile of that noise (CONTRAIL_ALARM
   so a threshold exists for each number of trailing days monitoring may compare (fewer days, more
   noise). The predictions are out of fold (`model.out_of_fold`: each day predicted by a model that
   never saw it), as a scored day's are: a model's predictions on its own training rows are sharper;
-* ROC AUC decay below the holdout figure: the larger of the quantile of a day's shortfall from the
-  pooled out-of-fold ROC AUC over the window's days and over day-sized bootstrap samples of its rows.
+* ROC AUC decay below the holdout figure, judged on the trailing days pooled (as drift is: one day's
+  AUC on some 900 flights swings by several points): for k = 1 .. the trailing days, the larger of
+  the quantile of the shortfall of k consecutive window days (pooled) from the window's pooled
+  out-of-fold ROC AUC and that of bootstrap samples of k days' rows.
 
 `alarms` is the one rule monitoring and the calibration both apply: half the judged features over
 their thresholds (CONTRAIL_DRIFT_SHARE), the prediction PSI over its threshold, or the decay over its
@@ -126,22 +128,28 @@ def _auc(y, p) -> float | None:
     return float(roc_auc_score(y, p)) if len(set(y)) == 2 else None
 
 
-def decay_floor(window, q: float, seed: int = 0) -> dict:
-    """Quantiles of how far a day's ROC AUC falls below the pooled one, over the window's days one by one and over
-    day-sized bootstrap samples of its rows (out-of-fold predictions)."""
+def decay_floor(window, q: float, seed: int = 0, max_days: int = 1) -> dict:
+    """Quantiles of how far the ROC AUC of k consecutive days (pooled) falls below the window's pooled one, over every
+    run of k window days and over bootstrap samples of k days' rows (out-of-fold predictions), for k = 1..max_days:
+    `by_days[k]`; the top level holds k = 1."""
     import numpy as np
 
     pooled = _auc(window["label"].to_numpy(), window["prediction"].to_numpy())
-    by_day = [(pooled - a) for _, g in window.groupby("dt")
-              if (a := _auc(g["label"].to_numpy(), g["prediction"].to_numpy())) is not None]
+    groups = [(g["label"].to_numpy(), g["prediction"].to_numpy()) for _, g in window.groupby("dt", sort=True)]
     rng = np.random.default_rng(seed)
     size = int(window.groupby("dt").size().median())
     y, p = window["label"].to_numpy(), window["prediction"].to_numpy()
-    boot = [(pooled - a) for idx in (rng.integers(0, len(y), size) for _ in range(BOOTSTRAP_DRAWS))
-            if (a := _auc(y[idx], p[idx])) is not None]
-    days_q, boot_q = _quantile(by_day, q), _quantile(boot, q)
-    return {"threshold": max(v for v in (days_q, boot_q, 0.0) if v is not None), "by_day": days_q, "bootstrap": boot_q,
-            "pooled_roc_auc": pooled, "days": len(by_day), "draws": len(boot)}
+    by_days = {}
+    for k in range(1, max(1, min(max_days, len(groups) - 1)) + 1):
+        runs = [(pooled - a) for i in range(len(groups) - k + 1)
+                if (a := _auc(np.concatenate([g[0] for g in groups[i:i + k]]), np.concatenate([g[1] for g in groups[i:i + k]])))
+                is not None]
+        boot = [(pooled - a) for idx in (rng.integers(0, len(y), size * k) for _ in range(BOOTSTRAP_DRAWS))
+                if (a := _auc(y[idx], p[idx])) is not None]
+        runs_q, boot_q = _quantile(runs, q), _quantile(boot, q)
+        by_days[str(k)] = {"threshold": max(v for v in (runs_q, boot_q, 0.0) if v is not None), "by_day": runs_q,
+                           "bootstrap": boot_q, "runs": len(runs), "draws": len(boot)}
+    return {**by_days["1"], "by_days": by_days, "pooled_roc_auc": pooled, "days": by_days["1"]["runs"]}
 
 
 def calibrate(profile: dict, window, judged: list[str], *, q: float, max_days: int) -> dict:
@@ -156,7 +164,7 @@ def calibrate(profile: dict, window, judged: list[str], *, q: float, max_days: i
                            "prediction_psi": _quantile([r["prediction"] for r in runs], q), "runs": len(runs)}
     calibration = {"quantile": q, "by_days": by_days, "judged": list(judged), "max_days": max(map(int, by_days), default=0)}
     if "label" in window.columns:
-        calibration["decay"] = decay_floor(window, q)
+        calibration["decay"] = decay_floor(window, q, max_days=max_days)
     return calibration
 
 
@@ -164,13 +172,18 @@ def limits_for(calibration: dict, days: int) -> dict:
     """The thresholds for a comparison over `days` trailing days (beyond the calibrated range: the largest)."""
     by_days = calibration["by_days"]
     key = str(min(max(days, 1), calibration["max_days"]))
-    return {**by_days[key], "decay": (calibration.get("decay") or {}).get("threshold")}
+    decay = calibration.get("decay") or {}
+    decay_days = decay.get("by_days") or {}  # a calibration from before decay was judged over trailing days: one day's
+    decay_key = str(min(max(days, 1), max(map(int, decay_days), default=1)))
+    return {**by_days[key], "decay": (decay_days.get(decay_key) or decay).get("threshold")}
 
 
 def alarms(result: dict, limits: dict, drift_share: float, perf_auc: float | None = None,
-           reference_auc: float | None = None) -> list[str]:
-    """Why these drift figures ask for retraining under calibrated `limits` (empty: they do not)."""
+           reference_auc: float | None = None, days: int = 1) -> list[str]:
+    """Why these drift figures ask for retraining under calibrated `limits` (empty: they do not); `perf_auc` is the
+    realised ROC AUC over the `days` trailing days the drift was measured on."""
     reasons = []
+    over = f" over {days} days" if days > 1 else ""
     psi_limits = {c: t for c, t in limits["psi"].items() if t is not None and c in result}
     drifted = drifted_features(result, limits)
     if psi_limits and len(drifted) / len(psi_limits) >= drift_share:
@@ -181,7 +194,7 @@ def alarms(result: dict, limits: dict, drift_share: float, perf_auc: float | Non
         reasons.append(f"prediction distribution drifted: PSI {result['prediction']['psi']:.3f} >= {limit:.3f}")
     limit = limits.get("decay")
     if limit is not None and perf_auc is not None and reference_auc is not None and reference_auc - perf_auc >= limit:
-        reasons.append(f"ROC AUC decayed {reference_auc:.4f} -> {perf_auc:.4f} (by {limit:.4f} or more)")
+        reasons.append(f"ROC AUC{over} decayed {reference_auc:.4f} -> {perf_auc:.4f} (by {limit:.4f} or more)")
     return reasons
 
 

@@ -186,8 +186,9 @@ def judge(day: str, manifest: dict, profile: dict, ref: dict, limits: dict) -> d
     summary = drift.summarise(result, ignore=PER_DAY)
     summary["drifted"] = calibration.drifted_features(result, alarm)
     summary["current"] = f"{len(days)} scored day(s) {days[0]}..{days[-1]} after the window, {len(current)} rows"
-    decay = None if perf is None else {"reference_roc_auc": ref["roc_auc"], "roc_auc": perf["roc_auc"],
-                                       "decay": ref["roc_auc"] - perf["roc_auc"], "threshold": alarm.get("decay")}
+    pooled = perf and perf.get("trailing")
+    decay = None if not pooled else {"reference_roc_auc": ref["roc_auc"], "roc_auc": pooled["roc_auc"], "days": pooled["days"],
+                                     "decay": ref["roc_auc"] - pooled["roc_auc"], "threshold": alarm.get("decay")}
     after = (parse_day(day) - parse_day(ref["window_end"])).days
     figures = {"dt": day, "model": model_name, "version": version, "rows": len(frame), "judged": True,
                "verdict": "retrain" if reasons else "stable", "window": [ref["window_start"], ref["window_end"]],
@@ -207,14 +208,18 @@ def judge(day: str, manifest: dict, profile: dict, ref: dict, limits: dict) -> d
 def assess(profile: dict, current, frame, days: int, limits: dict, reference_auc: float) -> tuple[dict, dict, dict | None, list[str]]:
     """The verdict on a day (`frame`, with `prediction` and `label`) judged with its trailing days (`current`, `days` of
     them) against the scoring model's reference: the drift figures, the thresholds they were held to, the day's
-    realised performance and the reasons to retrain (empty: none). The DAG and the year replay both judge here."""
+    realised performance (and, under `trailing`, that of the trailing days pooled, which the decay is judged on) and the
+    reasons to retrain (empty: none). The DAG and the year replay both judge here."""
     from contrail.monitoring import drift
 
     result = drift.compare(profile, current)
     judged = [c for c in result if c not in PER_DAY and c != "prediction"]
     alarm = alarm_limits(profile, days, limits, judged)
-    perf = performance(frame)
-    return result, alarm, perf, calibration.alarms(result, alarm, limits["drift_share"], perf and perf["roc_auc"], reference_auc)
+    perf, pooled = performance(frame), performance(current)
+    if perf is not None:
+        perf["trailing"] = pooled and {**pooled, "days": days}
+    return result, alarm, perf, calibration.alarms(result, alarm, limits["drift_share"], pooled and pooled["roc_auc"],
+                                                   reference_auc, days)
 
 
 def trailing_days(day: str, manifest: dict, window_days: int, after: str | None = None) -> list[str]:

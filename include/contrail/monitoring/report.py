@@ -139,7 +139,8 @@ def write_html(path: Path, *, day: str, model: str, version: str, drift: dict, s
         perf = "<h2>Performance over time</h2>" + _performance_plot(performance, decay)
         if decay:
             limit = "" if decay.get("threshold") is None else f", threshold {decay['threshold']:.4f}"
-            perf += (f"<p>Realised ROC AUC {decay['roc_auc']:.4f} against holdout {decay['reference_roc_auc']:.4f} "
+            over = f" over the {decay['days']} trailing days" if decay.get("days", 1) > 1 else ""
+            perf += (f"<p>Realised ROC AUC{over} {decay['roc_auc']:.4f} against holdout {decay['reference_roc_auc']:.4f} "
                      f"(decay {decay['decay']:+.4f}{limit}).</p>")
     plots = "".join(_shares_plot(e(name), r) for name, r in ranked[:MAX_PLOTS])
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Drift {e(day)} {e(model)} v{e(str(version))}</title>
