@@ -51,6 +51,24 @@ def test_while_the_gate_has_refused_every_model_each_next_day_is_due():
     assert after.due.day == "2013-05-29"  # a champion exists: the model's age decides again
 
 
+def test_each_refused_training_in_a_row_doubles_the_cooldown_until_a_promotion():
+    every_day = {d: ["decayed"] for d in MAY}  # monitoring alarms every day: the cooldown alone decides
+
+    def due(trained, promoted, policy=POLICY):
+        return schedule.walk("2013-06-30", MAY, set(trained), policy, every_day.get, promoted=set(promoted)).due
+
+    assert due(["2013-05-07"], ["2013-05-07"]).day == "2013-05-12"  # promoted: the 5-day cooldown
+    refused_once = due(["2013-05-07", "2013-05-12"], ["2013-05-07"])
+    assert (refused_once.day, refused_once.reason) == (
+        "2013-05-22", "alarm: decayed (cooldown 10 days after 1 refused training(s) in a row)")
+    assert due(["2013-05-07", "2013-05-12", "2013-05-22"], ["2013-05-07"]).day == "2013-06-11"  # 20 days
+    # three in a row: 40 days, but never longer than the model's maximum age (21): the age makes it due first
+    assert (due(["2013-05-07", "2013-05-12", "2013-05-22", "2013-06-01"], ["2013-05-07"]).reason) == "model 21 days old"
+    assert due(["2013-05-07", "2013-05-12", "2013-05-22"], ["2013-05-07", "2013-05-22"]).day == "2013-05-27"  # promoted
+    assert due(["2013-05-07", "2013-05-12"], ["2013-05-07"], Policy(**{**POLICY.__dict__, "backoff": False})).day == "2013-05-17"
+    assert [schedule.alarm_cooldown(Policy(cooldown_days=7, max_age_days=0, window_days=28), n) for n in range(4)] == [7, 14, 28, 28]
+
+
 def test_the_walk_waits_for_what_it_cannot_know_yet():
     assert walk(through="2013-05-06").due is None  # six settled days: no window holds seven yet
     assert walk(through=None).due is None

@@ -6,7 +6,8 @@ whose window (the usable days of the `window_days` calendar days ending on it) h
 After a training due on day L, day D is due when
 - the last model is `max_age_days` data days old (D - L >= max_age_days; 0: never by age), or
 - D's monitoring asked for retraining (an alarm on the thresholds the scoring model calibrated)
-  and D is past the cooldown (D - L >= cooldown_days),
+  and D is past the cooldown (D - L >= cooldown_days, doubled for each training the gate refused in a
+  row since the last promotion, up to max_age_days: `alarm_cooldown`),
 and its window holds `min_days` usable days. A training due on D learns from D's window whatever
 else the lake holds, and its model scores the days after D (`as_of`).
 
@@ -37,12 +38,13 @@ class Policy:
     alarms: bool = True  # alarms on calibrated thresholds can make a day due
     start: str | None = None  # no training is due before this data date (the windows may reach back before it)
     train_on_degraded: bool = False  # degraded days (contrail.quality.degraded) count as usable
+    backoff: bool = True  # each refused training in a row doubles the cooldown before an alarm can make a day due
 
     @classmethod
     def from_settings(cls, environ=None) -> "Policy":
         """CONTRAIL_WINDOW_DAYS, CONTRAIL_RETRAIN_MAX_AGE_DAYS, CONTRAIL_MIN_WINDOW_DAYS, CONTRAIL_RETRAIN_COOLDOWN_DAYS,
-        CONTRAIL_RETRAIN_ON_ALARM and CONTRAIL_TRAIN_ON_DEGRADED (true/false), CONTRAIL_SCHEDULE_START (YYYY-MM-DD): the
-        defaults above where unset."""
+        CONTRAIL_RETRAIN_ON_ALARM, CONTRAIL_TRAIN_ON_DEGRADED and CONTRAIL_RETRAIN_BACKOFF (true/false),
+        CONTRAIL_SCHEDULE_START (YYYY-MM-DD): the defaults above where unset."""
         environ = os.environ if environ is None else environ
         values = {}
         for key, name, low in (("window_days", "CONTRAIL_WINDOW_DAYS", 3), ("max_age_days", "CONTRAIL_RETRAIN_MAX_AGE_DAYS", 0),
@@ -57,7 +59,8 @@ class Policy:
                                   f"{getattr(cls, key)}") from None
             if values[key] < low:
                 raise ConfigError(f"{name}={text} must be at least {low}")
-        for key, name in (("alarms", "CONTRAIL_RETRAIN_ON_ALARM"), ("train_on_degraded", "CONTRAIL_TRAIN_ON_DEGRADED")):
+        for key, name in (("alarms", "CONTRAIL_RETRAIN_ON_ALARM"), ("train_on_degraded", "CONTRAIL_TRAIN_ON_DEGRADED"),
+                          ("backoff", "CONTRAIL_RETRAIN_BACKOFF")):
             flag = environ.get(name, "").strip().lower()
             if flag:
                 if flag not in ("true", "false", "1", "0", "yes", "no"):
@@ -139,11 +142,13 @@ def walk(through: str | None, usable: list[str], trained: set[str], policy: Poli
     result = Walk()
     if through is None:
         return result
-    last = None
+    last, refusals = None, 0
     for day in (d for d in usable if d <= through and (policy.start is None or d >= policy.start)):
         if day in trained:
             last = day  # a training decided on this data date (due, by hand or for a drop) restarts the clock
+            refusals = 0 if promoted is None or day in promoted else refusals + 1
             continue
+        cooldown = alarm_cooldown(policy, refusals)
         why = None
         if last is None:
             why = "first window"
@@ -151,12 +156,13 @@ def walk(through: str | None, usable: list[str], trained: set[str], policy: Poli
             why = "no champion yet: the gate refused every model so far"
         elif policy.max_age_days and gap(last, day) >= policy.max_age_days:
             why = f"model {gap(last, day)} days old"
-        elif policy.alarms and alarm is not None and gap(last, day) >= policy.cooldown_days:
+        elif policy.alarms and alarm is not None and gap(last, day) >= cooldown:
             reasons = alarm(day)
             if reasons is None:
                 result.waiting = f"{day}: waiting for its monitoring on the model due {last}"
                 return result
-            why = f"alarm: {'; '.join(reasons)}" if reasons else None
+            backed_off = f" (cooldown {cooldown} days after {refusals} refused training(s) in a row)" if refusals else ""
+            why = f"alarm: {'; '.join(reasons)}{backed_off}" if reasons else None
         if why is None:
             continue
         days = window(day, usable, policy)
@@ -165,6 +171,16 @@ def walk(through: str | None, usable: list[str], trained: set[str], policy: Poli
         result.due = Due(day, why, tuple(days))
         return result
     return result
+
+
+def alarm_cooldown(policy: Policy, refusals: int) -> int:
+    """Data days after the last training before an alarm can make a day due: the cooldown, doubled for each training
+    the gate refused in a row since the last promotion (a refusal says a new model did not beat the champion on the
+    latest days: retraining on the next alarm would most likely be refused too), up to the model's maximum age."""
+    if not policy.backoff or refusals == 0:
+        return policy.cooldown_days
+    cap = policy.max_age_days or policy.window_days
+    return max(policy.cooldown_days, min(policy.cooldown_days * 2 ** refusals, cap))
 
 
 def as_of(day: str, decisions: list[dict]) -> str | None:
