@@ -24,8 +24,10 @@ from contrail.training import run, schedule, tasks, window
 pytestmark = [pytest.mark.spark]
 DAYS = schedule.day_range("2013-06-01", "2013-06-12")
 SHIFTED = {"2013-06-10", "2013-06-11", "2013-06-12"}  # the inputs move: monitoring alarms
+# a week-sized policy, so that twelve days hold an age-driven and an alarm-driven training (without the back-off
+# after a refusal, whose cooldown would reach the 4-day age here: tests/test_schedule.py covers it)
 POLICY = {"CONTRAIL_WINDOW_DAYS": "7", "CONTRAIL_MIN_WINDOW_DAYS": "5", "CONTRAIL_RETRAIN_MAX_AGE_DAYS": "4",
-          "CONTRAIL_RETRAIN_COOLDOWN_DAYS": "3", "CONTRAIL_DRIFT_WINDOW_DAYS": "3"}
+          "CONTRAIL_RETRAIN_COOLDOWN_DAYS": "3", "CONTRAIL_DRIFT_WINDOW_DAYS": "3", "CONTRAIL_RETRAIN_BACKOFF": "false"}
 
 
 def train_what_is_due(model: str) -> bool:
