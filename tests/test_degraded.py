@@ -44,3 +44,20 @@ def test_the_limits_are_settings_checked_with_a_message_naming_them():
         degraded.limits({"CONTRAIL_DEGRADED_PLANE_SHARE": "a lot"})
     with pytest.raises(ConfigError, match="CONTRAIL_DEGRADED_WEATHER_SHARE=1.5 must be a share between 0 and 1"):
         degraded.limits({"CONTRAIL_DEGRADED_WEATHER_SHARE": "1.5"})
+
+
+def test_the_run_report_shows_a_degraded_day_as_not_judged_with_its_reasons(tmp_path, monkeypatch):
+    import json
+
+    from contrail import cockpit_pages
+    from contrail.monitoring import monitor
+
+    monkeypatch.setenv("CONTRAIL_DATA_ROOT", str(tmp_path / "lake"))
+    figures = monitor.figures_path("2013-12-31")
+    figures.parent.mkdir(parents=True, exist_ok=True)
+    figures.write_text(json.dumps({"dt": "2013-12-31", "judged": False, "verdict": monitor.DEGRADED, "retrain_reasons": [],
+                                   "degraded": ["weather: its quality gate failed (weather.not_empty)"],
+                                   "performance": {"roc_auc": 0.61234, "rows": 759}}))
+    row = cockpit_pages.day_row("2013-12-31")
+    assert "degraded, not judged (weather: its quality gate failed (weather.not_empty)), realised ROC AUC 0.6123" in row
+    assert "in window" not in row

@@ -38,7 +38,10 @@ def day_row(day: str) -> str:
     scored, figures = scoring.read_manifest(day), read_figures(day) or {}
     by = f"{scored['model_name']} v{scored['model_version']} ({scored['rows']} rows)" if scored else None
     perf = figures.get("performance") or {}
-    if figures.get("judged") is False:
+    if figures.get("degraded"):
+        shown = f", realised ROC AUC {perf['roc_auc']:.4f}" if perf else ""
+        drift = f"degraded, not judged ({_e('; '.join(figures['degraded']))}){shown}"
+    elif figures.get("judged") is False:
         drift = f"in window, not judged (a {_e(figures.get('window_part'))} day of the model)"
     else:
         drift = (f"max PSI {figures['max_psi']:.3f} ({_e(figures.get('max_psi_feature'))}), prediction PSI "
