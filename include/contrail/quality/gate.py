@@ -141,10 +141,12 @@ def _record(verdict: dict) -> dict:
     validated and quarantined rows are withdrawn first, so no reader pairs them with the new verdict)."""
     if verdict["status"] == "failed":
         day = dt.date.fromisoformat(verdict["dt"])
-        for zone in (datasets.VALIDATED, datasets.QUARANTINE):
-            storage.remove_partition(storage.location(zone[verdict["table"]].partition(day)))
-        if verdict["table"] == "weather":  # an auxiliary input: the day goes on without it (contrail.quality.degraded)
-            storage.write_parquet_atomically(no_weather(), storage.location(datasets.VALIDATED["weather"].partition(day)))
+        validated = storage.location(datasets.VALIDATED[verdict["table"]].partition(day))
+        storage.remove_partition(storage.location(datasets.QUARANTINE[verdict["table"]].partition(day)))
+        if verdict["table"] == "weather":  # auxiliary: no row passed, swapped in whole (contrail.quality.degraded)
+            storage.write_parquet_atomically(no_weather(), validated)
+        else:
+            storage.remove_partition(validated)
     ledger.write_verdict(verdict)
     log.info("%s", summary_line(verdict))
     return verdict

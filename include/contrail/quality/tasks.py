@@ -65,8 +65,9 @@ def verdict(days: list[str], failed_tasks: list[str] = ()) -> None:
     for day in days:
         refused = ledger.usable_days("flights", [day])[1] or ledger.usable_days("features", [day])[1]
         problems += refused.values()
-        if not refused and degraded.of(day):
-            short.append(f"{day} ({'; '.join(degraded.of(day))})")
+        reasons = [] if refused else degraded.of(day)
+        if reasons:
+            short.append(f"{day} ({'; '.join(reasons)})")
     if short:
         log.warning("%d day(s) published degraded (scored with the mark, left out of training): %s", len(short), " | ".join(short))
     text = [f"{len(problems)} gate(s) failed; those days are not published: " + " | ".join(problems)] if problems else []
