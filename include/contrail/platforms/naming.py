@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 TAG_PREFIX = "contrail:"
+ENDED = ("success", "failed")
 
 
 @dataclass(frozen=True)
@@ -64,3 +65,19 @@ def run_of(tags: dict[str, str]) -> tuple[str, str] | None:
     """(dag_id, run_id) of a resource's tags, or None when Contrail did not start it."""
     dag_id, run_id = tags.get(f"{TAG_PREFIX}dag_id"), tags.get(f"{TAG_PREFIX}run_id")
     return (dag_id, run_id) if dag_id and run_id else None
+
+
+def has_ended(run_state, tags: dict) -> str | None:
+    """Why a resource is an orphan (its run ended, or no longer exists), or None while its run goes on
+    or when Contrail did not start it."""
+    run = run_of(tags)
+    if run is None:
+        return None
+    try:
+        state = run_state(*run)
+    except Exception as exc:  # noqa: BLE001  (only a run that is gone is an orphan's proof; anything else: leave it)
+        text = f"{exc} {getattr(exc, 'detail', '')}".lower()  # the API server's reason rides on .detail
+        if "not found" in text or "not_found" in text:
+            return f"its run {run[0]}/{run[1]} no longer exists"
+        raise
+    return f"its run {run[0]}/{run[1]} is {state}" if state in ENDED else None

@@ -37,6 +37,10 @@ class Settings:
     def get(self, key: str) -> str | None:
         return self._values[key]
 
+    def env(self, key: str) -> str:
+        """The environment variable of `key` (for messages)."""
+        return self._table[key].env
+
     def need(self, key: str) -> str:
         value = self._values[key]
         if not value:
@@ -62,6 +66,18 @@ class Settings:
         if value not in options:
             raise ConfigError(f"{self._table[key].env}={value!r}: choose one of {', '.join(options)}")
         return value
+
+
+def connection(conn_id: str, setting: str, secret: str):
+    """The Airflow connection `conn_id` (named by `setting`), or a ConfigError saying where to define it."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise ConfigError(f"the Airflow connection {conn_id!r} ({setting}) does not exist: define it "
+                          f"(AIRFLOW_CONN_{conn_id.upper()}, the UI, or the {secret})") from None
 
 
 def table_markdown(table: tuple[Setting, ...]) -> str:

@@ -130,3 +130,17 @@ if __name__ == "__main__":
         print("stopped" if stop_server() else "no server was running")
     else:
         sys.exit(f"usage: python -m contrail.spark.connect [start|stop], not {command!r}")
+
+
+def remote_session(profile: str):
+    """A Spark session on a cloud profile's Spark Connect endpoint (CONTRAIL_SPARK_CONNECT_URL), for Spark inside a task."""
+    from contrail.config import ConfigError
+
+    remote = os.environ.get("CONTRAIL_SPARK_CONNECT_URL")
+    if not remote:
+        raise ConfigError(f"the Spark quality engine on the {profile} profile needs CONTRAIL_SPARK_CONNECT_URL (a Spark Connect "
+                          "endpoint, sc://host:15002); or keep CONTRAIL_QUALITY_ENGINE=pandas (auto picks pandas below "
+                          "CONTRAIL_QUALITY_SPARK_ROWS rows a day)")
+    from pyspark.sql import SparkSession
+
+    return SparkSession.builder.remote(remote).getOrCreate()

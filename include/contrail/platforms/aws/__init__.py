@@ -136,18 +136,9 @@ def collect_scores(collect: dict) -> None:
 
 def spark_session():
     """Spark inside a task (the quality engine): a Spark Connect endpoint on the cluster, if one is configured."""
-    import os
+    from contrail.spark import connect
 
-    from contrail.config import ConfigError
-
-    url = os.environ.get("CONTRAIL_SPARK_CONNECT_URL")
-    if not url:
-        raise ConfigError("the Spark quality engine on the aws profile needs CONTRAIL_SPARK_CONNECT_URL (a Spark Connect "
-                          "endpoint, sc://host:15002); or keep CONTRAIL_QUALITY_ENGINE=pandas (auto picks pandas below "
-                          "CONTRAIL_QUALITY_SPARK_ROWS rows a day)")
-    from pyspark.sql import SparkSession
-
-    return SparkSession.builder.remote(url).getOrCreate()
+    return connect.remote_session(NAME)
 
 
 # ---- training and tuning on SageMaker ----------------------------------------------------------

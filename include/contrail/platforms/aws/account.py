@@ -11,16 +11,10 @@ from contrail.platforms.settings import Settings
 
 def connection(s: Settings) -> dict:
     """{"aws_conn_id", "region_name"} for every operator of the step; the connection must exist."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from contrail.platforms.settings import connection as airflow_connection
 
     conn_id = s.need("conn_id")
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        raise ConfigError(f"the Airflow connection {conn_id!r} (CONTRAIL_AWS_CONN_ID) does not exist: define it "
-                          f"(AIRFLOW_CONN_{conn_id.upper()}, the UI, or the Secrets Manager secret "
-                          f"airflow/connections/{conn_id})") from None
+    conn = airflow_connection(conn_id, "CONTRAIL_AWS_CONN_ID", f"Secrets Manager secret airflow/connections/{conn_id}")
     region = s.get("region") or conn.extra_dejson.get("region_name")
     if not region:
         raise ConfigError(f"no AWS region: set CONTRAIL_AWS_REGION or region_name in the extra of connection {conn_id!r}")

@@ -20,29 +20,16 @@ as an archive (`spark.archives`), which must be built on Amazon Linux 2023 for i
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from contrail.config import PROJECT_ROOT
-
-# What the executors import to score with mlflow.pyfunc.spark_udf (the model's own pip requirements).
-CLUSTER_PACKAGES = ("mlflow-skinny", "scikit-learn", "lightgbm", "pandas", "numpy", "pyarrow", "scipy", "skops", "cloudpickle")
-
-
-def cluster_requirements(lock: Path = PROJECT_ROOT / "requirements.txt") -> str:
-    """The pins of CLUSTER_PACKAGES in the lock, one per line (a missing one is an error, not a float)."""
-    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", lock.read_text(), re.M))
-    pins = {name.lower().replace("_", "-"): version for name, version in pins.items()}
-    missing = [p for p in CLUSTER_PACKAGES if p not in pins]
-    if missing:
-        raise SystemExit(f"{lock} pins no version of {', '.join(missing)}: re-lock with uv pip compile")
-    return "".join(f"{p}=={pins[p]}\n" for p in CLUSTER_PACKAGES)
+from contrail.platforms.code import CLUSTER_PACKAGES, cluster_requirements, job_files  # noqa: F401  (the pins every cloud's executors get)
 
 
 def files(serverless_archive: Path | None = None) -> dict[str, bytes]:
     """Key under the code URI -> content."""
-    out = {f"spark_jobs/{p.name}": p.read_bytes() for p in sorted((PROJECT_ROOT / "spark_jobs").glob("*.py"))}
+    out = job_files()
     out["bootstrap/emr-python.sh"] = (PROJECT_ROOT / "deploy/aws/emr-python.sh").read_bytes()
     out["bootstrap/requirements-cluster.txt"] = cluster_requirements().encode()
     out["glue/convert_drops.py"] = (PROJECT_ROOT / "deploy/aws/glue_convert_drops.py").read_bytes()

@@ -3,12 +3,11 @@ stops what ended runs left running (clusters, training, tuning and transform job
 
 from __future__ import annotations
 
-from contrail.platforms import naming
+from contrail.platforms.naming import has_ended  # noqa: F401  (the reaper's rule, shared by every cloud)
 from contrail.platforms.aws import account
 from contrail.platforms.settings import Settings
 
 RULE_ID = "contrail-raw-archive"
-ENDED = ("success", "failed")
 
 
 def lifecycle_rules(prefix: str, archive_days: int, deep_archive_days: int) -> list[dict]:
@@ -45,22 +44,6 @@ def apply_lake_policy(s: Settings) -> str:
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
     return (f"s3://{bucket}/{prefix}raw/: Glacier Instant Retrieval after {s.get('raw_archive_days')} days, Deep Archive "
             f"after {s.get('raw_deep_archive_days')} ({len(rules) - 1} other rule(s) kept)")
-
-
-def has_ended(run_state, tags: dict) -> str | None:
-    """Why a resource is an orphan (its run ended, or no longer exists), or None while its run goes on
-    or when Contrail did not start it."""
-    run = naming.run_of(tags)
-    if run is None:
-        return None
-    try:
-        state = run_state(*run)
-    except Exception as exc:  # noqa: BLE001  (only a run that is gone is an orphan's proof; anything else: leave it)
-        text = f"{exc} {getattr(exc, 'detail', '')}".lower()  # the API server's reason rides on .detail
-        if "not found" in text or "not_found" in text:
-            return f"its run {run[0]}/{run[1]} no longer exists"
-        raise
-    return f"its run {run[0]}/{run[1]} is {state}" if state in ENDED else None
 
 
 # The SageMaker jobs the reaper stops: list call, its summaries key, the job kind (<kind>Name, <kind>Arn), stop call
