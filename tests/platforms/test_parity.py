@@ -71,13 +71,28 @@ def test_the_production_shape_loads_every_dag(local):
     assert parsed["errors"] == {} and parsed["graph"] == local["graph"]
 
 
-def test_aws_steps_use_the_official_provider_operators():
-    parsed = parse(CONTRAIL_PROFILE="aws", CONTRAIL_DATA_ROOT=ROOTS["aws"])["operators"]
-    assert {t: parsed["contrail_features"][f"build_features.{t}"] for t in ("start_cluster", "submit_job", "await_job", "stop_cluster")} == {
-        "start_cluster": "EmrCreateJobFlowOperator", "submit_job": "EmrAddStepsOperator", "await_job": "EmrStepSensor",
-        "stop_cluster": "EmrTerminateJobFlowOperator"}
-    assert {t: parsed["contrail_training"][f"train.{t}"] for t in ("submit_training", "await_training", "submit_tuning", "await_tuning")} == {
-        "submit_training": "SageMakerTrainingOperator", "await_training": "SageMakerTrainingSensor",
-        "submit_tuning": "SageMakerTuningOperator", "await_tuning": "SageMakerTuningSensor"}
-    assert parsed["contrail_training"]["mirror_model.register_version"] == "SageMakerRegisterModelVersionOperator"
-    assert parsed["contrail_serving"]["serve.deploy_endpoint"] == "SageMakerEndpointOperator"
+OFFICIAL = {
+    "aws": {"contrail_features": {"build_features.start_cluster": "EmrCreateJobFlowOperator",
+                                  "build_features.submit_job": "EmrAddStepsOperator", "build_features.await_job": "EmrStepSensor",
+                                  "build_features.stop_cluster": "EmrTerminateJobFlowOperator"},
+            "contrail_training": {"train.submit_training": "SageMakerTrainingOperator", "train.await_training": "SageMakerTrainingSensor",
+                                  "train.submit_tuning": "SageMakerTuningOperator", "train.await_tuning": "SageMakerTuningSensor",
+                                  "mirror_model.register_version": "SageMakerRegisterModelVersionOperator"},
+            "contrail_serving": {"serve.deploy_endpoint": "SageMakerEndpointOperator"}},
+    "gcp": {"contrail_features": {"build_features.start_cluster": "DataprocCreateClusterOperator",
+                                  "build_features.submit_job": "DataprocSubmitJobOperator",
+                                  "build_features.await_job": "DataprocJobSensor",
+                                  "build_features.stop_cluster": "DataprocDeleteClusterOperator"},
+            "contrail_inference": {"score_features.start_cluster": "DataprocCreateClusterOperator",
+                                   "score_features.submit_job": "DataprocSubmitJobOperator"},
+            "contrail_training": {"train.submit_training": "CreateCustomJobOperator",
+                                  "train.submit_tuning": "CreateHyperparameterTuningJobOperator",
+                                  "mirror_model.register_version": "UploadModelOperator"}},
+}
+
+
+@pytest.mark.parametrize("profile", sorted(OFFICIAL))
+def test_cloud_steps_use_the_official_provider_operators(profile):
+    parsed = parse(CONTRAIL_PROFILE=profile, CONTRAIL_DATA_ROOT=ROOTS[profile])["operators"]
+    for dag_id, expected in OFFICIAL[profile].items():
+        assert {task: parsed[dag_id][task] for task in expected} == expected

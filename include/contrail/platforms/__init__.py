@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 import os
 
-PLATFORMS = {"local": "contrail.platforms.local", "aws": "contrail.platforms.aws"}
-PLANNED = {"gcp": "Dataproc, Vertex AI", "azure": "HDInsight through Livy, Azure ML"}
+PLATFORMS = {"local": "contrail.platforms.local", "aws": "contrail.platforms.aws", "gcp": "contrail.platforms.gcp"}
+PLANNED = {"azure": "HDInsight through Livy, Azure ML"}
 
 
 def active_name() -> str:

@@ -3,7 +3,7 @@
 An estimate is instance type x count x hours x (1 - spot discount on spot capacity), plus a
 service's per-instance fee where it has one (EMR's uplift is charged in full on spot nodes too).
 The default table holds list prices in USD per instance-hour (us-east-1, on demand) for the
-instance types the settings default to; `CONTRAIL_PRICES` (a JSON object, or the path of a JSON
+instance types the settings default to (and us-central1's for Google Cloud); `CONTRAIL_PRICES` (a JSON object, or the path of a JSON
 file) overrides or extends it, keyed `<section>:<instance type>`, e.g. `"ec2:m5.xlarge": 0.192`.
 """
 
@@ -26,6 +26,11 @@ DEFAULT_PRICES = {
     "sagemaker:ml.c5.xlarge": 0.204, "sagemaker:ml.c5.2xlarge": 0.408,
     # EMR Serverless bills vCPU-hours and GB-hours; an "instance" here is one worker of the job's size
     "emr-serverless:vcpu": 0.052624, "emr-serverless:gb": 0.0057785,
+    # Google Cloud (us-central1): Compute Engine VMs, Dataproc's fee of $0.01 per vCPU-hour on top, Vertex AI
+    # training machines, Dataproc Serverless's data compute units (one per core)
+    "gce:n2-standard-2": 0.097118, "gce:n2-standard-4": 0.194236, "gce:n2-standard-8": 0.388472,
+    "dataproc:n2-standard-2": 0.02, "dataproc:n2-standard-4": 0.04, "dataproc:n2-standard-8": 0.08,
+    "vertex:n2-standard-4": 0.2234, "vertex:n2-standard-8": 0.4468, "dataproc-serverless:dcu": 0.06,
 }
 DEFAULT_SPOT_DISCOUNT = 0.6  # spot capacity typically costs 30-40 % of on demand; say 40 %
 

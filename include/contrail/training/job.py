@@ -12,6 +12,8 @@ needs into an output folder. Results come back through storage, never through a 
 
     python -m contrail.training.job --spec spec.json --features DIR --output DIR
     python -m contrail.training.job train      # SageMaker's conventions under /opt/ml
+    python -m contrail.training.job --spec /gcs/... --features /gcs/... [--num_leaves=63 ...]
+                                               # Vertex AI: output to AIP_MODEL_DIR, trial parameters as flags
 
 It imports no Airflow and no cloud SDK. The validation ROC AUC is printed as
 `validation:roc_auc=<value>`, the line a managed tuner's metric definition reads.
@@ -30,6 +32,8 @@ from contrail.training.window import WindowError
 SPLIT = ("train", "validation", "holdout")
 OBJECTIVE = "validation:roc_auc"  # the metric managed tuners maximise, printed as OBJECTIVE=<value>
 SAGEMAKER = Path("/opt/ml")
+VERTEX_METRIC = "validation_roc_auc"  # the metric id a Vertex AI tuning job maximises (hypertune's file)
+HYPERTUNE_FILE = "/tmp/hypertune/output.metrics"  # noqa: S108  (where Vertex AI reads a trial's metric)
 
 
 class JobError(WindowError):
@@ -164,17 +168,52 @@ def sagemaker_main(root: Path = SAGEMAKER) -> None:
         raise
 
 
-def main(argv: list[str] | None = None) -> None:
+def fuse_path(uri: str) -> Path:
+    """A gs:// URI as the path Cloud Storage FUSE mounts it at inside a Vertex AI job; a path stays itself."""
+    return Path("/gcs/" + uri.split("://", 1)[1]) if uri.startswith("gs://") else Path(uri)
+
+
+def report_hypertune(value: float, environ=None) -> None:
+    """A Vertex AI tuning trial's metric, in the metrics file its hypertune service reads (cloudml-hypertune's format)."""
+    import os
+    import time
+
+    environ = os.environ if environ is None else environ
+    if "CLOUD_ML_TRIAL_ID" not in environ and "CLOUD_ML_HP_METRIC_FILE" not in environ:
+        return  # not a tuning trial
+    path = Path(environ.get("CLOUD_ML_HP_METRIC_FILE", HYPERTUNE_FILE))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = {"timestamp": time.time(), "trial": str(environ.get("CLOUD_ML_TRIAL_ID", "0")), VERTEX_METRIC: str(value),
+            "global_step": "0", "checkpoint_path": ""}
+    with path.open("a") as fh:
+        fh.write(json.dumps(line) + "\n")
+
+
+def main(argv: list[str] | None = None, environ=None) -> None:
+    import os
+
     argv = sys.argv[1:] if argv is None else argv
+    environ = os.environ if environ is None else environ
     if argv[:1] == ["train"]:
         sagemaker_main()
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", required=True, help="the job spec (JSON file)")
     parser.add_argument("--features", required=True, help="folder holding dt=YYYY-MM-DD/ feature partitions")
-    parser.add_argument("--output", required=True, help="folder the model and its evidence are written to")
+    parser.add_argument("--output", help="folder the model and its evidence are written to (default: AIP_MODEL_DIR)")
+    for name in model.SEARCH_SPACE:  # a Vertex AI tuning trial passes its parameters as --name=value
+        parser.add_argument(f"--{name}", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    run(json.loads(Path(args.spec).read_text()), Path(args.features), Path(args.output))
+    output = args.output or environ.get("AIP_MODEL_DIR")
+    if not output:
+        parser.error("--output is required outside Vertex AI (which sets AIP_MODEL_DIR)")
+    job_spec = json.loads(fuse_path(args.spec).read_text())
+    trial = {name: getattr(args, name) for name in model.SEARCH_SPACE if getattr(args, name) is not None}
+    if trial:  # one trial of the managed tuner: train with its parameters, do not tune again inside it
+        hp = {**to_hyperparameters({**job_spec, "params": {}}), **trial}
+        job_spec = {**from_hyperparameters(hp), "n_trials": job_spec["n_trials"], "timeout_s": job_spec["timeout_s"]}
+    summary = run(job_spec, fuse_path(args.features), fuse_path(output))
+    report_hypertune(summary["validation"]["roc_auc"], environ)
 
 
 if __name__ == "__main__":
