@@ -78,10 +78,9 @@ def find_version(request: dict, context) -> dict | None:
     """The model version an earlier try uploaded for the same MLflow version (the operator's return value)."""
     if not request.get("parent_model"):
         return None
-    conn = request
-    name = f"projects/{conn['project_id']}/locations/{conn['region']}/models/{request['parent_model']}"
+    name = f"projects/{request['project_id']}/locations/{request['region']}/models/{request['parent_model']}"
     wanted = request["model"]["labels"]["mlflow-version"]
-    for version in _models(conn).list_model_versions(name=name):
+    for version in _models(request).list_model_versions(name=name):
         if version.labels.get("mlflow-version") == wanted:
             return {"model_id": request["parent_model"], "version_id": version.version_id}
     return None
