@@ -107,6 +107,41 @@ def s3_endpoint():
 
 
 @pytest.fixture(scope="session")
+def gcs_endpoint():
+    import emulators
+
+    with emulators.gcs_emulator() as url:
+        yield url
+
+
+def gcs_environment(endpoint: str, conn_id: str, project: str = "test") -> dict[str, str]:
+    """What points the google hooks, gcsfs and gcloud-aio at the GCS emulator: an anonymous connection of the
+    project (no credential lookup ever probes the metadata server) and STORAGE_EMULATOR_HOST."""
+    import json
+
+    conn = {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": project}}
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn), "STORAGE_EMULATOR_HOST": endpoint,
+            "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false"}  # else gcsfs stalls 60 s per bucket on the emulator
+
+
+@pytest.fixture
+def gcs_lake(gcs_endpoint, monkeypatch):
+    """A fresh bucket on the emulator as the gcp profile's lake; yields (GCSHook, bucket)."""
+    import time
+
+    for key, value in gcs_environment(gcs_endpoint, "lake_gcs").items():
+        monkeypatch.setenv(key, value)
+    from airflow.providers.google.cloud.hooks.gcs import GCSHook
+
+    hook, bucket = GCSHook(gcp_conn_id="lake_gcs"), f"lake-{time.monotonic_ns()}"
+    hook.create_bucket(bucket_name=bucket, project_id="test")
+    monkeypatch.setenv("CONTRAIL_PROFILE", "gcp")
+    monkeypatch.setenv("CONTRAIL_GCP_CONN_ID", "lake_gcs")
+    monkeypatch.setenv("CONTRAIL_DATA_ROOT", f"gs://{bucket}/contrail")
+    return hook, bucket
+
+
+@pytest.fixture(scope="session")
 def azurite():
     import emulators
 

@@ -1,4 +1,5 @@
-"""Protocol emulators for the cloud profiles' tests: a moto server (S3) and Azurite (Azure Blob).
+"""Protocol emulators for the cloud profiles' tests: a moto server (S3), gcp-storage-emulator (GCS) and Azurite
+(Azure Blob).
 
 Each runs once per test session on a free port: Airflow caches a filesystem per connection id, so a
 second server behind the same connection would be invisible to it.
@@ -84,6 +85,40 @@ def moto_server():
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def gcs_emulator():
+    """gcp-storage-emulator in this process, in memory (it keeps bucket lifecycle rules, which fake-gcs-server
+    drops), taught the one JSON API method it lacks: objects.move (`POST .../o/A/moveTo/o/B`), which gcsfs
+    tries first for every rename and would retry for ~40 s on its 501 before copying. Yields its URL, for
+    STORAGE_EMULATOR_HOST."""
+    import logging
+
+    from gcp_storage_emulator import server
+    from gcp_storage_emulator.handlers import objects
+
+    def move(request, response, storage):  # same-bucket move: the copy and the delete GCS does as one call
+        bucket, source = request.params["bucket_name"], request.params["object_id"]
+        try:
+            response.json(objects._copy(request.base_url, storage, bucket, source, bucket, request.params["dest_object_id"]))
+        except objects.NotFound:
+            response.status = 404
+            return
+        objects._delete(storage, bucket, source)
+
+    route = (rf"^{server.settings.API_ENDPOINT}/b/(?P<bucket_name>[-.\w]+)/o/(?P<object_id>.*[^/]+)/moveTo/o/"
+             r"(?P<dest_object_id>.*[^/]+)$", {"POST": move})
+    if route[0] not in {pattern for pattern, _ in server.HANDLERS}:
+        server.HANDLERS = (route, *server.HANDLERS)
+    logging.getLogger("gcp_storage_emulator").setLevel(logging.WARNING)
+    port = free_port()
+    emulator = server.create_server("127.0.0.1", port, in_memory=True)
+    emulator.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        emulator.stop()
 
 
 @contextlib.contextmanager
