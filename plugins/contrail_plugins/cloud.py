@@ -97,8 +97,15 @@ class CloudOperator(BaseOperator):
         return self._run(context, lambda op: op.resume_execution(next_method, next_kwargs, context))
 
     def _run(self, context, call):
+        from airflow.sdk.exceptions import (
+            AirflowRescheduleException,
+            AirflowSkipException,
+        )
+
         try:
             result = call(self.provider_operator())
+        except (AirflowRescheduleException, AirflowSkipException):  # a sensor waiting or skipping: not a failure
+            raise
         except Exception as exc:  # a deferral (TaskDeferred) is a BaseException and passes through
             if not self.explain:
                 raise

@@ -1,5 +1,6 @@
-"""The aws profile against a moto server in this process, with the cloud twin playing EMR steps and
-SageMaker jobs (tests/aws_twin.py), and the DAG files parsed under that profile."""
+"""The cloud profiles' fixtures: aws against a moto server in this process, with the cloud twin playing EMR
+steps and SageMaker jobs (tests/aws_twin.py); gcp against the GCS emulator and the Dataproc peer, with its twin
+playing Dataproc jobs (tests/gcp_twin.py); and the DAG files parsed under each profile."""
 
 from __future__ import annotations
 
@@ -50,9 +51,8 @@ def assert_allowed_by_the_airflow_role() -> None:
     assert not missing, f"the aws profile called {missing}, which deploy/aws/iam/airflow-role.json does not grant"
 
 
-@pytest.fixture(scope="module")
-def aws_dags(aws, airflow_db):
-    """The DAG files parsed under the aws profile; every task fails at once instead of retrying."""
+def parsed_dags():
+    """The DAG files parsed under the profile of the environment; every task fails at once instead of retrying."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
@@ -61,3 +61,40 @@ def aws_dags(aws, airflow_db):
         for task in dag.tasks:
             task.retries = 0
     return bag
+
+
+@pytest.fixture(scope="module")
+def aws_dags(aws, airflow_db):
+    return parsed_dags()
+
+
+@pytest.fixture(scope="module")
+def gcp(gcs_endpoint, spark):
+    """The project of a test module: its lake and code buckets on the GCS emulator (the code uploaded by the deploy
+    command), a Dataproc peer bound to the hooks with its twin playing jobs and batches, the gcp settings in the
+    environment."""
+    import gcp_twin
+    from dataproc_peer import DataprocPeer
+    from emulators import gcs_environment
+    from gcp_binding import bound
+
+    twin = gcp_twin.Twin()
+    with pytest.MonkeyPatch.context() as patch, DataprocPeer(player=twin.player) as peer:
+        for key, value in {**gcs_environment(gcs_endpoint, gcp_twin.CONN, gcp_twin.PROJECT), **gcp_twin.environment()}.items():
+            patch.setenv(key, value)
+        with bound(peer, patch, conn_id=gcp_twin.CONN, project=gcp_twin.PROJECT):
+            hook = twin.hook()
+            for bucket in (gcp_twin.LAKE, gcp_twin.CODE):
+                if hook.get_conn().lookup_bucket(bucket) is None:
+                    hook.create_bucket(bucket_name=bucket, project_id=gcp_twin.PROJECT)
+            from contrail.platforms.gcp import deploy
+
+            deploy.upload(gcp_twin.CODE_URI, gcp_twin.CONN)
+            twin.peer = peer
+            yield twin
+            assert peer.errors == [], "\n".join(peer.errors)
+
+
+@pytest.fixture(scope="module")
+def gcp_dags(gcp, airflow_db):
+    return parsed_dags()

@@ -8,16 +8,16 @@ import datetime as dt
 
 import pytest
 from aws_twin import CODE, LAKE, TryContext, run_task
-
 from contrail import ingest, storage
+from dag_checks import (
+    assert_features_published,
+    assert_spark_job_failed_and_torn_down,
+    states,
+)
 
 pytestmark = [pytest.mark.airflow, pytest.mark.spark]
 DAYS = ["2013-06-03", "2013-06-04"]
 WINDOW = ("2013-08-01", "2013-08-10")  # synthetic feature days the training tests learn from
-
-
-def states(run) -> dict[str, str]:
-    return {ti.task_id: ti.state for ti in run.get_task_instances()}
 
 
 def clusters(twin) -> list[dict]:
@@ -52,18 +52,7 @@ def test_features_run_on_an_ephemeral_emr_cluster_that_is_torn_down(aws, feature
 
 
 def test_what_the_emr_job_wrote_is_read_back_from_the_bucket(aws, features_run):
-    from airflow.models.asset import AssetEvent
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    for day in DAYS:
-        features = storage.parquet_rows(storage.location(f"features/dt={day}"))
-        raw = storage.parquet_rows(storage.location(f"raw/flights/dt={day}"))
-        assert 0.9 * raw < features <= raw
-    with create_session() as session:
-        event = session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == features_run.run_id,
-                                                         AssetEvent.source_task_id == "publish_features")).one()
-    assert sorted(event.extra["counts"]) == DAYS and event.extra["cost_usd"] > 0  # the run's estimated cost rides on it
+    assert_features_published(features_run, DAYS)
 
 
 def test_a_failed_step_still_tears_the_cluster_down_fails_the_run_and_shows_the_steps_log(aws, aws_dags, features_run, capfd):
@@ -73,10 +62,7 @@ def test_a_failed_step_still_tears_the_cluster_down_fails_the_run_and_shows_the_
     finally:
         aws.fail_steps = False
     out = capfd.readouterr()
-    assert run.state == "failed"
-    got = states(run)
-    assert got["build_features.await_job"] == "failed" and got["build_features.stop_cluster"] == "success"
-    assert got["check_features"] == "upstream_failed"
+    assert_spark_job_failed_and_torn_down(run)
     cluster = next(c for c in clusters(aws) if c["Tags"] and {t["Value"] for t in c["Tags"]} >= {run.run_id})
     assert cluster["Status"]["State"] == "TERMINATED"
     text = out.out + out.err

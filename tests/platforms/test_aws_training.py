@@ -7,16 +7,12 @@ import json
 
 import pytest
 from aws_twin import LAKE, MODEL, TryContext, run_task
-
 from contrail import storage
 from contrail.registry import ledger
+from dag_checks import states
 
 pytestmark = [pytest.mark.airflow, pytest.mark.spark]
 WINDOW = ("2013-08-01", "2013-08-10")
-
-
-def states(run) -> dict[str, str]:
-    return {ti.task_id: ti.state for ti in run.get_task_instances()}
 
 
 @pytest.fixture(scope="module")
@@ -169,9 +165,10 @@ def test_a_wrong_answer_from_the_endpoint_fails_the_smoke_test(aws, aws_dags, tr
 
 def test_a_new_champion_updates_the_endpoint_in_place_with_exactly_these_requests(aws, trained, monkeypatch):
     """moto answers UpdateEndpoint with HTTP 500: the provider's calls are asserted at the client boundary."""
-    from airflow.providers.amazon.aws.operators.sagemaker import SageMakerEndpointOperator
+    from airflow.providers.amazon.aws.operators.sagemaker import (
+        SageMakerEndpointOperator,
+    )
     from botocore.stub import Stubber
-
     from contrail.platforms.aws import serving
     from contrail.platforms.naming import Names
 
@@ -220,7 +217,6 @@ def test_scoring_can_be_a_sagemaker_batch_transform_whose_answers_become_the_pre
 
     import mlflow
     from airflow.dag_processing.dagbag import DagBag
-
     from contrail import scoring
     from contrail.training import model, window
 

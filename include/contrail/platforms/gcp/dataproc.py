@@ -147,10 +147,13 @@ def driver_tail(uri: str, conn_id: str, lines: int = 40) -> str:
         return "(the job names no driver output)"
     bucket, prefix = bucket_of(uri, "driver output")
     hook = GCSHook(gcp_conn_id=conn_id)
-    parts = sorted(hook.list(bucket, prefix=prefix))
+    try:
+        parts = sorted(hook.list(bucket, prefix=prefix))
+        text = b"".join(hook.download(bucket, name) for name in parts).decode(errors="replace")
+    except Exception as exc:  # noqa: BLE001  (the explanation must not hide the job's own failure)
+        return f"(the driver output at {uri} cannot be read: {type(exc).__name__}: {exc})"
     if not parts:
         return f"(no driver output yet at {uri})"
-    text = b"".join(hook.download(bucket, name) for name in parts).decode(errors="replace")
     return f"the last lines of {uri}:\n" + "\n".join(text.splitlines()[-lines:])
 
 

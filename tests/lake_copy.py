@@ -1,0 +1,69 @@
+"""How the cloud twins run a Spark job file here: local Spark cannot read s3:// or gs:// (their Hadoop
+connectors are Maven jars these machines cannot fetch), so the job runs on the local Spark server over a local
+copy of the buckets its arguments name, and what it changed goes back (new and changed objects up, the ones it
+removed deleted). The buckets are reached through the lake's connection (the path layer), as the job would.
+Test code, not product code."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import re
+import tempfile
+from pathlib import Path
+
+CLOUD = re.compile(r"^(s3|gs)://([^/]+)")
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _fs(scheme: str, bucket: str):
+    from contrail import storage
+    from contrail.config import profile
+
+    return storage.path(f"{scheme}://{bucket}/", profile().storage_conn_id).fs
+
+
+def download(scheme: str, bucket: str, folder: Path) -> dict[Path, str]:
+    """Every object of the bucket under `folder/<bucket>/`; returns each local file's digest."""
+    fs, seen = _fs(scheme, bucket), {}
+    for name in fs.find(bucket):
+        if name.endswith("/"):
+            continue
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(fs.cat_file(name))
+        seen[target] = _md5(target)
+    return seen
+
+
+def upload_changed(scheme: str, folder: Path, before: dict[Path, str]) -> list[str]:
+    """Mirror what the job did to the local copy back into the buckets; returns the URLs sent."""
+    sent = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if before.get(path) != _md5(path):
+            name = path.relative_to(folder).as_posix()
+            _fs(scheme, name.split("/", 1)[0]).pipe_file(name, path.read_bytes())
+            sent.append(f"{scheme}://{name}")
+    for path in before:
+        if not path.exists():
+            name = path.relative_to(folder).as_posix()
+            _fs(scheme, name.split("/", 1)[0]).rm_file(name)
+    return sent
+
+
+def run_job(job: str, argv: list[str]) -> list[str]:
+    """spark_jobs/<job>.py on the local Spark server over a copy of the buckets its arguments name; returns the
+    URLs of what it wrote."""
+    from contrail.spark import connect
+
+    buckets = sorted({found.groups() for a in argv if (found := CLOUD.match(a))})
+    with tempfile.TemporaryDirectory(prefix="twin-spark-") as tmp:
+        folder, before = Path(tmp), {}
+        for scheme, bucket in buckets:
+            before.update(download(scheme, bucket, folder))
+        local = [CLOUD.sub(lambda m: f"file://{folder}/{m.group(2)}", a) for a in argv]
+        importlib.import_module(f"spark_jobs.{job}").main(local, spark=connect.session())
+        return [url for scheme in sorted({s for s, _ in buckets}) for url in upload_changed(scheme, folder, before)]
