@@ -11,21 +11,16 @@ of its operation) and ends at a later one. A job's or batch's end is the player'
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
 import datetime
 import functools
-import importlib
-import json
 import re
 import threading
-import time
-import types
 import uuid
 from concurrent import futures
 
 import grpc
+import grpc_peer
 from google.cloud import dataproc_v1 as dp
 from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, empty_pb2
@@ -57,8 +52,7 @@ def _any(message) -> any_pb2.Any:
     return packed
 
 
-class _Abort(Exception):
-    """(status code, message): what the call is answered."""
+_Abort = grpc_peer.Abort
 
 
 class _Res:
@@ -86,7 +80,7 @@ class DataprocPeer:
         self._lock = threading.RLock()
         self._channel = None
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-        self.server.add_generic_rpc_handlers([_Handler(self)])
+        self.server.add_generic_rpc_handlers([grpc_peer.Handler(self, METHODS, "Dataproc")])
         self.port = self.server.add_insecure_port("127.0.0.1:0")
         self.address = f"127.0.0.1:{self.port}"
 
@@ -201,7 +195,7 @@ class DataprocPeer:
     def _play(self, res: _Res, player, subject) -> None:
         try:
             outcome = player(subject)
-        except Exception as e:  # the test's player broke: the resource fails, and the test can see why
+        except BaseException as e:  # noqa: BLE001  (the player broke, even by SystemExit: the resource fails, the test sees why)
             self.errors.append(f"the player raised on {res.key}: {e!r}")
             outcome = ("ERROR", f"the player raised {e!r}")
         state, details, uri = (((outcome,) if isinstance(outcome, str) else tuple(outcome)) + ("", None))[:3]
@@ -386,40 +380,8 @@ SERVICES = {  # service -> method -> (request, response); each is answered by Da
         "GetOperation": (operations_pb2.GetOperationRequest, OP),
         "CancelOperation": (operations_pb2.CancelOperationRequest, EMPTY)},
 }
-METHODS = {f"/{service}/{method}": (method, *types) for service, table in SERVICES.items() for method, types in table.items()}
+METHODS = grpc_peer.method_table(SERVICES)
 
-
-class _Handler(grpc.GenericRpcHandler):
-    """Every call is decoded with the library's own message classes and recorded under its method's name; a method
-    the peer does not implement is recorded by its path and answered UNIMPLEMENTED."""
-
-    def __init__(self, peer: DataprocPeer):
-        self.peer = peer
-
-    def service(self, details):
-        peer = self.peer
-        method, request, response = METHODS.get(details.method, (details.method, None, None))
-        answer = getattr(peer, "_" + re.sub(r"(?<!^)([A-Z])", r"_\1", method).lower(), None) if request else None
-
-        def call(message, context):
-            with peer._lock:
-                peer.requests.append((method, message))
-                try:
-                    if answer is None:
-                        raise _Abort(Code.UNIMPLEMENTED, f"the Dataproc peer does not implement {method}")
-                    return copy.deepcopy(answer(message))  # a copy goes out: the players' threads change the original
-                except _Abort as e:
-                    error = e.args
-                except ValueError as e:  # a filter the peer cannot read
-                    error = (Code.INVALID_ARGUMENT, str(e))
-                except Exception as e:  # the peer's own bug: answered INTERNAL and kept for the test to see
-                    peer.errors.append(f"{method} raised {e!r}")
-                    error = (Code.INTERNAL, f"the Dataproc peer failed: {e!r}")
-            context.abort(*error)
-
-        return grpc.unary_unary_rpc_method_handler(
-            call, request_deserializer=getattr(request, "deserialize", getattr(request, "FromString", None)),
-            response_serializer=getattr(response, "serialize", lambda message: message.SerializeToString()))
 
 
 def _matches(expr: str, kind: str, fields: dict[str, str], labels) -> bool:
