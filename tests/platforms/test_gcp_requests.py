@@ -140,6 +140,10 @@ def test_the_tuning_job_searches_the_same_space_as_optuna():
     assert request["metric_spec"] == {"validation_roc_auc": "maximize"}
     assert (request["max_trial_count"], request["parallel_trial_count"], request["timeout"]) == (6, 2, 600)
     assert request["worker_pool_specs"] == [POOL] and request["base_output_dir"] == f"{LAKE}/training/jobs/job-1"
+    assert request["staging_bucket"] == LAKE  # the SDK's CustomJob under the operator refuses to start without one
+    # the tuning operator has no scheduling strategy: its trials run (and are priced) on standard VMs
+    assert [(line.what, line.count, line.spot) for line in vertex.training_cost(s(), trials=6)] == [("tuning trials", 6, False)]
+    assert [(line.what, line.spot) for line in vertex.training_cost(s())] == [("training job", True)]
     assert request["parameter_spec"]["learning_rate"] == {"kind": "double", "min": 0.02, "max": 0.3, "scale": "log"}
     assert request["parameter_spec"]["n_estimators"] == {"kind": "integer", "min": 50, "max": 400, "scale": "linear"}
     assert set(request["parameter_spec"]) == set(model.SEARCH_SPACE)

@@ -1,7 +1,7 @@
 """The Vertex AI peer (tests/vertex_peer.py) against the google provider's real operators, hooks and triggers and the
 aiplatform SDK under them, fed the requests the gcp profile builds (contrail.platforms.gcp.vertex and registry): what
 they send arrives decoded and equal, and the states the peer plays are what the operators and our helpers act on.
-The xfail(strict) tests are defects of include/contrail/platforms/gcp found here: each reason says what to fix."""
+"""
 
 from __future__ import annotations
 
@@ -126,23 +126,16 @@ def test_a_failed_or_cancelled_custom_job_raises_what_vertex_says(peer, deferrab
     assert peer.methods() == ["CreateCustomJob", "GetCustomJob", "GetCustomJob"]
 
 
-LIST_FILTER = ("vertex.find_training, find_tuning and _named (explain, output_folder) and registry.find_model call "
-               "list_custom_jobs / list_hyperparameter_tuning_jobs / list_models(parent=..., filter=...), but the GAPIC "
-               "clients flatten only `parent`: TypeError, before any request. Fix: pass request={'parent': ..., "
-               "'filter': ...}, as the peer's test of that filter does (test_the_list_filter_our_helpers_mean...).")
-
-
-def test_the_list_filter_our_helpers_mean_finds_the_job_when_sent_as_the_request(peer):
+def test_the_list_filter_our_helpers_send_finds_the_job_only_inside_the_request(peer):
     CreateCustomJobOperator(task_id="submit_training", **training(deferrable=False)).execute(operator_context())
     client = CustomJobHook().get_job_service_client(REGION)
     found = list(client.list_custom_jobs(request={"parent": PARENT, "filter": 'display_name="job-1"'}))
     assert [j.name for j in found] == [peer.job("job-1").name]
     assert peer.last("ListCustomJobs").filter == 'display_name="job-1"'
-    with pytest.raises(TypeError, match="unexpected keyword argument 'filter'"):  # what our helpers do
+    with pytest.raises(TypeError, match="unexpected keyword argument 'filter'"):  # why ours send it in the request
         client.list_custom_jobs(parent=PARENT, filter='display_name="job-1"')
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=LIST_FILTER)
 def test_a_retried_training_re_attaches_to_its_job_unless_it_failed_and_explain_names_the_failure(peer):
     request, context = training(deferrable=False), operator_context()
     job = CreateCustomJobOperator(task_id="submit_training", **request).execute(context)
@@ -187,10 +180,6 @@ def test_cancel_delete_and_list_filters_through_the_hook(peer):
         hook.create_custom_job(custom_job={**other, "labels": {"Team": "x"}}, **where)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
-    "vertex.tuning_request gives base_output_dir but no staging_bucket, and the aiplatform SDK's CustomJob (which "
-    "HyperparameterTuningJobHook builds) requires one: 'staging_bucket should be passed to CustomJob constructor'. "
-    "Fix: add \"staging_bucket\": the lake's gs:// root (or job_folder(lake, job_name)) to tuning_request."))
 def test_our_tuning_request_as_planned_is_accepted_by_the_operator(peer):
     CreateHyperparameterTuningJobOperator(task_id="submit_tuning", **tuning(deferrable=False)).execute(operator_context())
     assert peer.job("job-1", "tuning").state.name == "JOB_STATE_SUCCEEDED"
@@ -237,7 +226,6 @@ def test_our_tuning_request_with_a_staging_bucket_searches_our_space_and_ends_wi
     assert context["ti"].xcom["hyperparameter_tuning_job_id"] == finished.name.rsplit("/", 1)[-1]
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=LIST_FILTER)
 def test_the_best_trial_s_folder_is_read_back_and_a_retry_re_attaches_to_the_tuning_job(peer):
     peer.player = lambda job: ("SUCCEEDED", "", TRIALS)
     request, context = tuning(staging_bucket=LAKE, deferrable=False), operator_context()
@@ -256,7 +244,6 @@ def test_a_failed_tuning_job_fails_the_deferred_task(peer):
     assert (job.state.name, job.error.message, list(job.trials)) == ("JOB_STATE_FAILED", FAILURE, [])
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=LIST_FILTER)
 def test_our_explain_of_a_failed_tuning_job_names_its_error_and_no_folder_is_read_back(peer):
     peer.player = failing
     request, context = tuning(staging_bucket=LAKE, deferrable=False), operator_context()
@@ -320,29 +307,18 @@ def test_our_upload_request_makes_a_model_then_a_version_of_it_and_the_alias_mov
         UploadModelOperator(task_id="register_version", **upload(CANDIDATE, None, "404")).execute(operator_context())
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=LIST_FILTER)
 def test_the_mirror_plan_finds_the_model_by_its_display_name(peer):
     result = UploadModelOperator(task_id="register_version", **upload(CANDIDATE, None, None)).execute(operator_context())
     assert registry.find_model(CONN, "contrail-classifier") == result["model"].rsplit("/", 1)[-1]
     assert registry.find_model(CONN, "other") is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "registry.find_version returns None when the request has no parent_model, so a retry of a model's first upload "
-    "(its plan said: no model yet) uploads a second model of the same display name. Fix: without parent_model, look "
-    "the model up by display name (find_model) before listing its versions."))
 def test_a_retried_first_upload_re_attaches_to_the_model_it_made(peer):
     first, context = upload(CANDIDATE, "promoted", None), operator_context()
     UploadModelOperator(task_id="register_version", **first).execute(context)
     assert registry.find_version(first, context) is not None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "registry.find_version returns {model_id, version_id}, but UploadModelOperator returns UploadModelResponse.to_dict, "
-    "{model: <resource name>, model_version_id}: a re-attached try returns another XCom than a first try, and "
-    "registry.console(request, result) reads result['model_id'], so after a real upload the link is the model list. "
-    "Fix: return {'model': version.name, 'model_version_id': version.version_id} (the listed version's own name: "
-    "Vertex AI names it by project number) from find_version, and read the model id from result['model']."))
 def test_re_attaching_to_an_upload_returns_what_the_operator_returned_and_links_the_model(peer):
     first = upload(CANDIDATE, "promoted", None)
     result = UploadModelOperator(task_id="register_version", **first).execute(operator_context())

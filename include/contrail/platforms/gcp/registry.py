@@ -70,19 +70,22 @@ def _models(request: dict):
 def find_model(conn: dict, display_name: str) -> str | None:
     """The Vertex model (its id) holding the versions of `display_name`, if any."""
     parent = f"projects/{conn['project_id']}/locations/{conn['region']}"
-    found = [m for m in _models(conn).list_models(parent=parent, filter=f'display_name="{display_name}"')]
+    found = list(_models(conn).list_models(request={"parent": parent, "filter": f'display_name="{display_name}"'}))
     return found[0].name.rsplit("/", 1)[-1] if found else None
 
 
 def find_version(request: dict, context) -> dict | None:
-    """The model version an earlier try uploaded for the same MLflow version (the operator's return value)."""
-    if not request.get("parent_model"):
+    """The model version an earlier try uploaded for the same MLflow version, as UploadModelOperator returns it
+    ({model, model_version_id}). A model's first upload has no parent_model in its plan: the model is looked up by
+    its display name, so a retried first upload finds the model its first try made."""
+    model_id = request.get("parent_model") or find_model(request, request["model"]["display_name"])
+    if not model_id:
         return None
-    name = f"projects/{request['project_id']}/locations/{request['region']}/models/{request['parent_model']}"
+    name = f"projects/{request['project_id']}/locations/{request['region']}/models/{model_id}"
     wanted = request["model"]["labels"]["mlflow-version"]
     for version in _models(request).list_model_versions(name=name):
         if version.labels.get("mlflow-version") == wanted:
-            return {"model_id": request["parent_model"], "version_id": version.version_id}
+            return {"model": version.name, "model_version_id": version.version_id}
     return None
 
 
@@ -99,7 +102,7 @@ def plan_mirror(candidate: dict, decision: str | None, names) -> dict:
 
 
 def console(request: dict, result) -> str | None:
-    model = (result or {}).get("model_id") if isinstance(result, dict) else request.get("parent_model")
+    model = (result.get("model") or "").rsplit("/", 1)[-1] if isinstance(result, dict) else request.get("parent_model")
     base = f"https://console.cloud.google.com/vertex-ai/models?project={request['project_id']}"
     return base if not model else (f"https://console.cloud.google.com/vertex-ai/models/locations/{request['region']}/"
                                    f"models/{model}?project={request['project_id']}")

@@ -26,7 +26,7 @@ def plan(spec: dict, names, job_name: str) -> dict:
                  "await_training": "this run tunes (param tune)",
                  "submit_tuning": {**vertex.tuning_request(spec, s, names, job_name, lake), **conn},
                  "await_tuning": check}
-        lines = vertex.training_cost(s, jobs=spec["n_trials"])
+        lines = vertex.training_cost(s, trials=spec["n_trials"])
     else:
         slots = {"submit_training": {**vertex.training_request(s, names, job_name, lake), **conn},
                  "await_training": check,

@@ -64,6 +64,7 @@ def tuning_request(spec: dict, s: Settings, names: Names, job_name: str, lake: s
     return {"display_name": job_name, "metric_spec": {METRIC: "maximize"}, "parameter_spec": parameter_spec(),
             "max_trial_count": spec["n_trials"], "parallel_trial_count": min(spec["n_trials"], s.number("tuning_parallel", int)),
             "worker_pool_specs": [worker_pool(s, lake, job_name)], "base_output_dir": job_folder(lake, job_name),
+            "staging_bucket": lake,  # the SDK's CustomJob behind the operator refuses to start without one
             "custom_job_labels": labels(names), "hyperparameter_tuning_job_labels": labels(names),
             "service_account": s.need("vertex_service_account"), "timeout": max(120, int(spec["timeout_s"])),
             "deferrable": True, "poll_interval": s.number("poll_s", int)}
@@ -78,9 +79,14 @@ def tuning_arguments(request: dict) -> dict:
     return {**request, "parameter_spec": specs}
 
 
-def training_cost(s: Settings, jobs: int = 1) -> list[cost.Line]:
-    return [cost.Line("training job" if jobs == 1 else "tuning trials", s.need("training_machine_type"), jobs,
-                      s.number("training_expected_hours"), spot=s.flag("training_spot"), base="vertex")]
+def training_cost(s: Settings, trials: int = 0) -> list[cost.Line]:
+    """A training job on Spot VMs if CONTRAIL_VERTEX_SPOT says so; tuning trials always on standard VMs (the tuning
+    operator has no scheduling strategy)."""
+    if trials:
+        return [cost.Line("tuning trials", s.need("training_machine_type"), trials, s.number("training_expected_hours"),
+                          spot=False, base="vertex")]
+    return [cost.Line("training job", s.need("training_machine_type"), 1, s.number("training_expected_hours"),
+                      spot=s.flag("training_spot"), base="vertex")]
 
 
 # ---- run time ---------------------------------------------------------------------------------
@@ -95,31 +101,32 @@ def _custom_jobs(request: dict):
     return CustomJobHook(gcp_conn_id=request.get("gcp_conn_id")).get_job_service_client(request["region"])
 
 
+def _listed(request: dict, kind: str, name: str) -> list:
+    """The custom or tuning jobs of this display name (the clients take a filter only inside the request)."""
+    client = _custom_jobs(request)
+    listing = client.list_custom_jobs if kind == "training" else client.list_hyperparameter_tuning_jobs
+    return list(listing(request={"parent": _parent(request), "filter": f'display_name="{name}"'}))
+
+
 def find_training(request: dict, context) -> dict | None:
     """The custom job of this name an earlier try created, unless it failed (the operator's return value)."""
     from google.cloud.aiplatform_v1.types import CustomJob
 
-    name = request["custom_job"]["display_name"]
-    found = [j for j in _custom_jobs(request).list_custom_jobs(parent=_parent(request), filter=f'display_name="{name}"')
-             if j.state.name not in FAILED]
+    found = [j for j in _listed(request, "training", request["custom_job"]["display_name"]) if j.state.name not in FAILED]
     return CustomJob.to_dict(found[0]) if found else None
 
 
 def find_tuning(request: dict, context) -> dict | None:
     from google.cloud.aiplatform_v1.types import HyperparameterTuningJob
 
-    name = request["display_name"]
-    found = [j for j in _custom_jobs(request).list_hyperparameter_tuning_jobs(parent=_parent(request), filter=f'display_name="{name}"')
-             if j.state.name not in FAILED]
+    found = [j for j in _listed(request, "tuning", request["display_name"]) if j.state.name not in FAILED]
     return HyperparameterTuningJob.to_dict(found[0]) if found else None
 
 
 def _named(request: dict, kind: str):
-    client, parent = _custom_jobs(request), _parent(request)
     name = (request.get("custom_job") or {}).get("display_name") or request.get("display_name") or request.get("job")
-    listing = client.list_custom_jobs if kind == "training" else client.list_hyperparameter_tuning_jobs
-    jobs = list(listing(parent=parent, filter=f'display_name="{name}"'))
-    return name, (jobs[-1] if jobs else None)
+    jobs = _listed(request, kind, name)
+    return name, (max(jobs, key=lambda j: j.create_time) if jobs else None)  # the latest try's, whatever the list order
 
 
 def explain(request: dict, context, error: Exception) -> tuple[str, bool]:
