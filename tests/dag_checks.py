@@ -32,3 +32,11 @@ def assert_spark_job_failed_and_torn_down(run) -> None:
     got = states(run)
     assert got["build_features.await_job"] == "failed" and got["build_features.stop_cluster"] == "success"
     assert got["check_features"] == "upstream_failed"
+
+
+def champion(model: str):
+    """The MLflow model version holding the model's champion alias."""
+    from contrail.registry import promotion, tracking
+
+    client = tracking.client()
+    return client.get_model_version(model, promotion.alias_version(client, model, "champion"))

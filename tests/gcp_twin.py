@@ -2,7 +2,11 @@
 peer (tests/dataproc_peer.py) for clusters, jobs and batches, and a player that does what a Dataproc job would.
 Test code, not product code.
 
-A job or batch is played the way the cluster would run it: its main file must be in the code bucket (uploaded
+A Vertex AI custom job is played the way its container would run: the training image's command
+(`python -m contrail.training.job`, checked) with the job's arguments, its /gcs/ FUSE paths on a local copy of the
+bucket and AIP_MODEL_DIR under the job's base output directory; a tuning job runs two trials of the search space
+(its midpoints, then its lows), each with its parameters as flags and its own output folder, and reports their
+metrics as the trials Vertex AI would. A Dataproc job or batch is played the way the cluster would run it: its main file must be in the code bucket (uploaded
 by the deploy command, as a user does), and the same job file runs on the local Spark server over a local copy
 of the buckets its arguments name (tests/lake_copy.py); the job ends DONE, and the DAG's next task reads real
 outputs from the bucket. With `fail_jobs` set the job ends in ERROR, with a driver output in the bucket that
@@ -38,6 +42,7 @@ def environment() -> dict[str, str]:
 class Twin:
     def __init__(self):
         self.fail_jobs = False  # the next jobs and batches fail, with a driver output in the lake bucket
+        self.fail_training = False  # the next Vertex AI jobs fail (their channel comes up empty)
         self.played: list[tuple[str, list[str]]] = []  # (job file URI, args) of every job and batch played
 
     def hook(self):
@@ -68,3 +73,55 @@ class Twin:
         except SystemExit as exit_:  # the job's own exit (bad arguments): a failed job, as the cluster reports it
             return failed, f"Job failed: the driver exited with status {exit_.code}"
         return ok
+
+    def vertex_player(self, job):
+        """The VertexPeer's player: a CustomJob or a HyperparameterTuningJob run as Vertex AI would."""
+        try:
+            return self._play_vertex(job)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001  (the job's failure is Vertex AI's to report)
+            return "FAILED", f"The replica workerpool0-0 exited with a non-zero status: {type(exc).__name__}: {exc}"
+
+    def _play_vertex(self, job):
+        from google.cloud import aiplatform_v1 as v1
+
+        from contrail.platforms.gcp import vertex
+
+        if isinstance(job, v1.CustomJob):
+            spec = job.job_spec
+            self._train(spec.worker_pool_specs[0].container_spec, {
+                "AIP_MODEL_DIR": spec.base_output_directory.output_uri_prefix.rstrip("/") + "/model/"})
+            return "SUCCEEDED"
+        trial_spec, trials = job.trial_job_spec, []
+        for number, pick in enumerate((lambda lo, hi: (lo + hi) / 2, lambda lo, hi: lo), start=1):
+            params = {}
+            for p in job.study_spec.parameters:
+                values = p.double_value_spec if p.double_value_spec.max_value else p.integer_value_spec
+                value = pick(float(values.min_value), float(values.max_value))
+                params[p.parameter_id] = round(value) if p.integer_value_spec.max_value else value
+            flags = [f"--{name}={value}" for name, value in params.items()]
+            base = trial_spec.base_output_directory.output_uri_prefix.rstrip("/")
+            metric = self._train(trial_spec.worker_pool_specs[0].container_spec,
+                                 {"AIP_MODEL_DIR": f"{base}/{number}/model/", "CLOUD_ML_TRIAL_ID": str(number)}, flags)
+            trials.append({"id": str(number), "state": "SUCCEEDED",
+                           "parameters": [{"parameter_id": k, "value": v} for k, v in params.items()],
+                           "final_measurement": {"metrics": [{"metric_id": vertex.METRIC, "value": metric}]}})
+        return "SUCCEEDED", "", trials
+
+    def _train(self, container, environ: dict[str, str], flags: list[str] = ()) -> float:
+        """The training image's entry point over a copy of the bucket; returns the metric it reported to hypertune."""
+        import json
+        import tempfile
+
+        from contrail.platforms.gcp import vertex
+        from contrail.training import job as training_job
+
+        assert list(container.command) == vertex.COMMAND, container.command
+        args = list(container.args) + list(flags)
+        if self.fail_training:
+            args = [a.replace("/features", "/no-features") for a in args]  # the job finds no feature days
+        with tempfile.TemporaryDirectory(prefix="twin-hypertune-") as tmp:
+            metrics = f"{tmp}/metrics.json"
+            lake_copy.on_copy(lambda argv, env: training_job.main(argv, {**env, "CLOUD_ML_HP_METRIC_FILE": metrics}),
+                              args, environ)
+            lines = Path(metrics).read_text().splitlines() if Path(metrics).exists() else []
+        return float(json.loads(lines[-1])[training_job.VERTEX_METRIC]) if lines else 0.0

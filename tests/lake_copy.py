@@ -1,7 +1,7 @@
-"""How the cloud twins run a Spark job file here: local Spark cannot read s3:// or gs:// (their Hadoop
-connectors are Maven jars these machines cannot fetch), so the job runs on the local Spark server over a local
-copy of the buckets its arguments name, and what it changed goes back (new and changed objects up, the ones it
-removed deleted). The buckets are reached through the lake's connection (the path layer), as the job would.
+"""How the cloud twins run a job here: local Spark cannot read s3:// or gs:// (their Hadoop connectors are Maven
+jars these machines cannot fetch) and no Cloud Storage FUSE mounts /gcs/, so a job runs over a local copy of the
+buckets its arguments (and environment) name, and what it changed goes back (new and changed objects up, the ones
+it removed deleted). The buckets are reached through the lake's connection (the path layer), as the job would.
 Test code, not product code."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 CLOUD = re.compile(r"^(s3|gs)://([^/]+)")
+FUSE = re.compile(r"^/gcs/([^/]+)")  # Cloud Storage FUSE inside a Vertex AI job: /gcs/<bucket>/<object>
 
 
 def _md5(path: Path) -> str:
@@ -54,16 +55,30 @@ def upload_changed(scheme: str, folder: Path, before: dict[Path, str]) -> list[s
     return sent
 
 
-def run_job(job: str, argv: list[str]) -> list[str]:
-    """spark_jobs/<job>.py on the local Spark server over a copy of the buckets its arguments name; returns the
-    URLs of what it wrote."""
+def on_copy(run, argv: list[str], environ: dict[str, str] | None = None):
+    """`run(argv, environ)` over a local copy of the buckets the arguments and environment values name, as
+    s3:// or gs:// URLs (given as file:// URLs into the copy) or /gcs/ paths (given as paths into it); an
+    environment value's URL becomes a path. What it changed goes back; returns what `run` returned."""
+    environ = environ or {}
+    named = [(m.group(1), m.group(2)) for v in [*argv, *environ.values()] if (m := CLOUD.match(v))]
+    named += [("gs", m.group(1)) for v in [*argv, *environ.values()] if (m := FUSE.match(v))]
+    with tempfile.TemporaryDirectory(prefix="twin-job-") as tmp:
+        folder, before = Path(tmp), {}
+        for scheme, bucket in sorted(set(named)):
+            before.update(download(scheme, bucket, folder))
+        local = [FUSE.sub(lambda m: f"{folder}/{m.group(1)}", CLOUD.sub(lambda m: f"file://{folder}/{m.group(2)}", a))
+                 for a in argv]
+        env = {k: CLOUD.sub(lambda m: f"{folder}/{m.group(2)}", v) for k, v in environ.items()}
+        result = run(local, env)
+        schemes = sorted({s for s, _ in named})
+        assert len(schemes) <= 1, f"a job over buckets of several clouds ({schemes}): not a twin's case"
+        for scheme in schemes:
+            upload_changed(scheme, folder, before)
+        return result
+
+
+def run_job(job: str, argv: list[str]) -> None:
+    """spark_jobs/<job>.py on the local Spark server over a copy of the buckets its arguments name."""
     from contrail.spark import connect
 
-    buckets = sorted({found.groups() for a in argv if (found := CLOUD.match(a))})
-    with tempfile.TemporaryDirectory(prefix="twin-spark-") as tmp:
-        folder, before = Path(tmp), {}
-        for scheme, bucket in buckets:
-            before.update(download(scheme, bucket, folder))
-        local = [CLOUD.sub(lambda m: f"file://{folder}/{m.group(2)}", a) for a in argv]
-        importlib.import_module(f"spark_jobs.{job}").main(local, spark=connect.session())
-        return [url for scheme in sorted({s for s, _ in buckets}) for url in upload_changed(scheme, folder, before)]
+    on_copy(lambda local, _: importlib.import_module(f"spark_jobs.{job}").main(local, spark=connect.session()), argv)

@@ -71,18 +71,23 @@ def aws_dags(aws, airflow_db):
 @pytest.fixture(scope="module")
 def gcp(gcs_endpoint, spark):
     """The project of a test module: its lake and code buckets on the GCS emulator (the code uploaded by the deploy
-    command), a Dataproc peer bound to the hooks with its twin playing jobs and batches, the gcp settings in the
-    environment."""
+    command), Dataproc and Vertex AI peers bound to the hooks with the twin playing their jobs, the gcp settings
+    in the environment."""
     import gcp_twin
     from dataproc_peer import DataprocPeer
     from emulators import gcs_environment
     from gcp_binding import bound
 
+    import vertex_binding
+    from vertex_peer import VertexPeer
+
     twin = gcp_twin.Twin()
-    with pytest.MonkeyPatch.context() as patch, DataprocPeer(player=twin.player) as peer:
+    with pytest.MonkeyPatch.context() as patch, DataprocPeer(player=twin.player) as peer, \
+            VertexPeer(player=twin.vertex_player) as vertex:
         for key, value in {**gcs_environment(gcs_endpoint, gcp_twin.CONN, gcp_twin.PROJECT), **gcp_twin.environment()}.items():
             patch.setenv(key, value)
-        with bound(peer, patch, conn_id=gcp_twin.CONN, project=gcp_twin.PROJECT):
+        with bound(peer, patch, conn_id=gcp_twin.CONN, project=gcp_twin.PROJECT), \
+                vertex_binding.bound(vertex, patch, conn_id=gcp_twin.CONN, project=gcp_twin.PROJECT):
             hook = twin.hook()
             for bucket in (gcp_twin.LAKE, gcp_twin.CODE):
                 if hook.get_conn().lookup_bucket(bucket) is None:
@@ -90,9 +95,9 @@ def gcp(gcs_endpoint, spark):
             from contrail.platforms.gcp import deploy
 
             deploy.upload(gcp_twin.CODE_URI, gcp_twin.CONN)
-            twin.peer = peer
+            twin.peer, twin.vertex = peer, vertex
             yield twin
-            assert peer.errors == [], "\n".join(peer.errors)
+            assert peer.errors == [] and vertex.errors == [], "\n".join(peer.errors + vertex.errors)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from aws_twin import LAKE, MODEL, TryContext, run_task
 from contrail import storage
 from contrail.registry import ledger
-from dag_checks import states
+from dag_checks import champion, states
 
 pytestmark = [pytest.mark.airflow, pytest.mark.spark]
 WINDOW = ("2013-08-01", "2013-08-10")
@@ -27,18 +27,11 @@ def trained(aws, aws_dags, window):
     return aws_dags.get_dag("contrail_training").test(run_conf={"start": WINDOW[0], "end": WINDOW[1], "tune": False})
 
 
-def champion():
-    from contrail.registry import promotion, tracking
-
-    client = tracking.client()
-    return client.get_model_version(MODEL, promotion.alias_version(client, MODEL, "champion"))
-
-
 def test_a_sagemaker_training_job_trains_the_model_that_mlflow_registers_and_the_gate_promotes(aws, trained, window):
     got = states(trained)
     assert trained.state == "success", got
     assert (got["train.submit_training"], got["train.await_training"], got["train.submit_tuning"]) == ("success", "success", "skipped")
-    mv = champion()
+    mv = champion(MODEL)
     name = mv.tags["contrail.job"]
     assert mv.tags["contrail.platform"] == "aws" and mv.tags["contrail.window"] == "..".join(WINDOW)
     # the gate scored the registered model afresh on the holdout days: it reproduces what the job reported
@@ -58,7 +51,7 @@ def test_a_sagemaker_training_job_trains_the_model_that_mlflow_registers_and_the
 
 
 def test_the_promoted_version_is_mirrored_as_an_approved_model_package(aws, trained):
-    mv = champion()
+    mv = champion(MODEL)
     sm = aws.client("sagemaker")
     packages = [sm.describe_model_package(ModelPackageName=p["ModelPackageArn"])
                 for p in sm.list_model_packages(ModelPackageGroupName="aws-delay")["ModelPackageSummaryList"]]
@@ -73,7 +66,7 @@ def test_a_retried_submit_reattaches_to_its_training_job(aws, aws_dags, trained)
     from contrail.platforms.naming import Names
     from contrail.training import job
 
-    mv = champion()
+    mv = champion(MODEL)
     name = mv.tags["contrail.job"]
     split = json.loads(storage.location(f"training/jobs/{name}/spec.json").read_text())["split"]
     plan = platform.plan_training(job.spec(split), Names("contrail_training", "train", trained.run_id, tuple(WINDOW)), name)
@@ -125,21 +118,21 @@ def test_scoring_runs_on_emr_and_every_prediction_names_the_champion(aws, aws_da
     day = WINDOW[1]
     run = aws_dags.get_dag("contrail_inference").test(run_conf={"start": day, "end": day})
     assert run.state == "success", states(run)
-    version = str(champion().version)
+    version = str(champion(MODEL).version)
     assert scoring.read_manifest(day)["model_version"] == version
     assert storage.parquet_rows(storage.location(f"predictions/dt={day}")) == storage.parquet_rows(storage.location(f"features/dt={day}"))
     step = next(s for c in aws.client("emr").list_clusters()["Clusters"] if "score-features" in c["Name"]
                 for s in aws.client("emr").list_steps(ClusterId=c["Id"])["Steps"])
     args = step["Config"]["Args"]
     assert json.loads(args[args.index("--plan") + 1]) == {version: {"days": [day], "threshold": pytest.approx(
-        float(champion().tags["contrail.threshold"]))}}
+        float(champion(MODEL).tags["contrail.threshold"]))}}
 
 
 def test_the_champion_is_served_by_a_sagemaker_endpoint_that_answers_the_smoke_request(aws, aws_dags, trained, monkeypatch):
     from contrail import serving
 
     monkeypatch.setenv("CONTRAIL_SERVING", "on")
-    version = str(champion().version)
+    version = str(champion(MODEL).version)
     rows, expected = serving.sample(MODEL, version)
     aws.answer_invocations(json.dumps({"predictions": [[1 - p, p] for p in expected]}))
     run = aws_dags.get_dag("contrail_serving").test()
@@ -151,7 +144,7 @@ def test_the_champion_is_served_by_a_sagemaker_endpoint_that_answers_the_smoke_r
 
 def test_a_wrong_answer_from_the_endpoint_fails_the_smoke_test(aws, aws_dags, trained, monkeypatch, capfd):
     monkeypatch.setenv("CONTRAIL_SERVING", "on")
-    sm, name = aws.client("sagemaker"), f"contrail-aws-delay-v{champion().version}"
+    sm, name = aws.client("sagemaker"), f"contrail-aws-delay-v{champion(MODEL).version}"
     sm.delete_endpoint(EndpointName="contrail-aws-delay")  # moto answers update_endpoint with HTTP 500: create again
     sm.delete_endpoint_config(EndpointConfigName=name)
     sm.delete_model(ModelName=name)
@@ -172,7 +165,7 @@ def test_a_new_champion_updates_the_endpoint_in_place_with_exactly_these_request
     from contrail.platforms.aws import serving
     from contrail.platforms.naming import Names
 
-    version = str(champion().version)
+    version = str(champion(MODEL).version)
     aws.client("sagemaker").create_model(ModelName="old", ExecutionRoleArn="arn:aws:iam::123456789012:role/contrail-sagemaker",
                                          PrimaryContainer={"Image": "old-image"})
     aws.client("sagemaker").create_endpoint_config(EndpointConfigName="old", ProductionVariants=[
@@ -228,7 +221,7 @@ def test_scoring_can_be_a_sagemaker_batch_transform_whose_answers_become_the_pre
     day = WINDOW[1]
     run = dag.test(run_conf={"start": day, "end": day, "use_current_champion": True})
     assert run.state == "success", states(run)
-    version = str(champion().version)
+    version = str(champion(MODEL).version)
     predictions = storage.read_parquet(storage.location(f"predictions/dt={day}"))
     features = window.load([day])
     expected = mlflow.sklearn.load_model(f"models:/{MODEL}/{version}").predict_proba(model.inputs(features))[:, 1]
