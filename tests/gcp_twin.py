@@ -15,6 +15,7 @@ the platform must show.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import lake_copy
@@ -43,6 +44,8 @@ class Twin:
     def __init__(self):
         self.fail_jobs = False  # the next jobs and batches fail, with a driver output in the lake bucket
         self.fail_training = False  # the next Vertex AI jobs fail (their channel comes up empty)
+        self.held: set[str] = set()  # display names of Vertex AI jobs that keep running until `release` is set
+        self.release = threading.Event()
         self.played: list[tuple[str, list[str]]] = []  # (job file URI, args) of every job and batch played
 
     def hook(self):
@@ -76,6 +79,9 @@ class Twin:
 
     def vertex_player(self, job):
         """The VertexPeer's player: a CustomJob or a HyperparameterTuningJob run as Vertex AI would."""
+        if job.display_name in self.held:
+            self.release.wait(120)
+            return "CANCELLED"
         try:
             return self._play_vertex(job)
         except (Exception, SystemExit) as exc:  # noqa: BLE001  (the job's failure is Vertex AI's to report)

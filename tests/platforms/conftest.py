@@ -96,7 +96,10 @@ def gcp(gcs_endpoint, spark):
 
             deploy.upload(gcp_twin.CODE_URI, gcp_twin.CONN)
             twin.peer, twin.vertex = peer, vertex
-            yield twin
+            try:
+                yield twin
+            finally:
+                twin.release.set()
             assert peer.errors == [] and vertex.errors == [], "\n".join(peer.errors + vertex.errors)
 
 

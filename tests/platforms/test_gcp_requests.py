@@ -112,10 +112,13 @@ def test_cluster_and_batch_costs_come_from_the_price_table():
 SPEC = {"split": {"train": ["2013-08-01"], "validation": ["2013-08-02"], "holdout": ["2013-08-03"]}, "params": {},
         "tune": False, "n_trials": 6, "timeout_s": 600.0, "seed": 13}
 LAKE = "gs://lake-bucket/contrail"
+RUN_ENV = [{"name": "CONTRAIL_TAG_DAG_ID", "value": "contrail_training"}, {"name": "CONTRAIL_TAG_RUN_ID", "value": "manual__1"},
+       {"name": "CONTRAIL_TAG_STEP", "value": "train"}, {"name": "CONTRAIL_TAG_DAYS", "value": "2013-08-01..2013-08-03"}]
 POOL = {"machine_spec": {"machine_type": "n2-standard-4"}, "replica_count": 1,
         "container_spec": {"image_uri": ENV["CONTRAIL_VERTEX_TRAINING_IMAGE"], "command": ["python", "-m", "contrail.training.job"],
                            "args": ["--spec", "/gcs/lake-bucket/contrail/training/jobs/job-1/spec.json",
-                                    "--features", "/gcs/lake-bucket/contrail/features"]}}
+                                    "--features", "/gcs/lake-bucket/contrail/features"],
+                           "env": RUN_ENV}}  # the run's tags, exactly (labels cannot hold a run id): the reaper reads them
 
 
 def test_the_custom_job_runs_the_training_image_on_spot_vms_as_its_service_account():

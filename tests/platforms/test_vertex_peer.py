@@ -47,7 +47,8 @@ LAKE = "gs://lake-bucket/contrail"
 ARGS = ["--spec", "/gcs/lake-bucket/contrail/training/jobs/job-1/spec.json",
         "--features", "/gcs/lake-bucket/contrail/features"]
 POOL = {"machine_spec": {"machine_type": "n2-standard-4"}, "replica_count": 1, "container_spec": {
-    "image_uri": ENV["CONTRAIL_VERTEX_TRAINING_IMAGE"], "command": ["python", "-m", "contrail.training.job"], "args": ARGS}}
+    "image_uri": ENV["CONTRAIL_VERTEX_TRAINING_IMAGE"], "command": ["python", "-m", "contrail.training.job"], "args": ARGS,
+    "env": [{"name": f"CONTRAIL_TAG_{k.split(':')[1].upper()}", "value": v} for k, v in NAMES.tags().items()]}}
 SPEC = {"n_trials": 6, "timeout_s": 600.0, "tune": True}
 FAILURE = "The replica workerpool0-0 exited with a non-zero status of 1."
 TRIALS = [{"id": str(i), "parameters": [{"parameter_id": "learning_rate", "value": lr}],

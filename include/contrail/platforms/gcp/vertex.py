@@ -33,10 +33,15 @@ def job_folder(lake: str, job_name: str) -> str:
     return f"{lake.rstrip('/')}/training/jobs/{job_name}"
 
 
-def worker_pool(s: Settings, lake: str, job_name: str) -> dict:
+def worker_pool(s: Settings, lake: str, job_name: str, names: Names) -> dict:
+    """The one worker: the training image's entry point over FUSE paths, the run's tags in its environment (what
+    the reaper reads: labels cannot hold a run id)."""
+    from contrail.platforms.gcp.reaper import environment
+
     args = ["--spec", fuse(f"{job_folder(lake, job_name)}/spec.json"), "--features", fuse(f"{lake.rstrip('/')}/features")]
     return {"machine_spec": {"machine_type": s.need("training_machine_type")}, "replica_count": 1,
-            "container_spec": {"image_uri": s.need("training_image"), "command": COMMAND, "args": args}}
+            "container_spec": {"image_uri": s.need("training_image"), "command": COMMAND, "args": args,
+                               "env": environment(names)}}
 
 
 def training_request(s: Settings, names: Names, job_name: str, lake: str) -> dict:
@@ -44,7 +49,7 @@ def training_request(s: Settings, names: Names, job_name: str, lake: str) -> dic
     longest run, its output under the job's folder in the lake, Contrail's labels; waiting deferred."""
     return {"custom_job": {
         "display_name": job_name, "labels": labels(names),
-        "job_spec": {"worker_pool_specs": [worker_pool(s, lake, job_name)],
+        "job_spec": {"worker_pool_specs": [worker_pool(s, lake, job_name, names)],
                      "service_account": s.need("vertex_service_account"),
                      "scheduling": {"timeout": f"{s.number('training_max_run_s', int)}s",
                                     "strategy": "SPOT" if s.flag("training_spot") else "STANDARD"},
@@ -63,7 +68,7 @@ def tuning_request(spec: dict, s: Settings, names: Names, job_name: str, lake: s
     on validation ROC AUC within the run's trial and time budgets."""
     return {"display_name": job_name, "metric_spec": {METRIC: "maximize"}, "parameter_spec": parameter_spec(),
             "max_trial_count": spec["n_trials"], "parallel_trial_count": min(spec["n_trials"], s.number("tuning_parallel", int)),
-            "worker_pool_specs": [worker_pool(s, lake, job_name)], "base_output_dir": job_folder(lake, job_name),
+            "worker_pool_specs": [worker_pool(s, lake, job_name, names)], "base_output_dir": job_folder(lake, job_name),
             "staging_bucket": lake,  # the SDK's CustomJob behind the operator refuses to start without one
             "custom_job_labels": labels(names), "hyperparameter_tuning_job_labels": labels(names),
             "service_account": s.need("vertex_service_account"), "timeout": max(120, int(spec["timeout_s"])),
