@@ -17,7 +17,6 @@ import functools
 import re
 import threading
 import uuid
-from concurrent import futures
 
 import grpc
 import grpc_peer
@@ -67,48 +66,14 @@ class _Res:
         return (self.msg.state if self.kind == "batch" else self.msg.status.state).name
 
 
-class DataprocPeer:
+class DataprocPeer(grpc_peer.Peer):
     def __init__(self, player=default_player, pending_reads: int = 1):
-        self.player, self.pending_reads = player, pending_reads
-        self.requests: list[tuple[str, object]] = []  # (method, decoded request), in arrival order
-        self.errors: list[str] = []  # the players' and the peer's own failures
+        super().__init__(METHODS, "Dataproc", player, pending_reads)
         self.clusters: dict[tuple, _Res] = {}  # (project, region, name) -> _Res, and so for jobs and batches
         self.jobs: dict[tuple, _Res] = {}
         self.batches: dict[tuple, _Res] = {}
         self._ops: dict[str, _Res] = {}
         self._once: dict[tuple, object] = {}  # (method, request_id) -> what the first such request was answered
-        self._lock = threading.RLock()
-        self._channel = None
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-        self.server.add_generic_rpc_handlers([grpc_peer.Handler(self, METHODS, "Dataproc")])
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
-        self.address = f"127.0.0.1:{self.port}"
-
-    def __enter__(self) -> DataprocPeer:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._channel is not None:
-            self._channel.close()
-        self.server.stop(grace=None)
-
-    def channel(self) -> grpc.Channel:
-        """The peer's synchronous channel, shared by every sync client bound to it."""
-        with self._lock:
-            self._channel = self._channel or grpc.insecure_channel(self.address)
-            return self._channel
-
-    # ---- what tests read -----------------------------------------------------------------------
-    def calls(self, method: str) -> list:
-        return [request for name, request in self.requests if name == method]
-
-    def methods(self) -> list[str]:
-        return [name for name, _ in self.requests]
-
-    def last(self, method: str):
-        assert self.calls(method), f"the peer received no {method} (it received {self.methods()})"
-        return self.calls(method)[-1]
 
     def _sent(self, method: str, resource, ident, wanted: str | None = None):
         found = [resource(r) for r in self.calls(method) if wanted in (None, ident(r))]

@@ -1,10 +1,13 @@
-"""What the tests' gRPC protocol peers (dataproc_peer, vertex_peer) share: decoding every call with the library's
-own message classes, recording it, and answering it from the peer's `_<method in snake case>`. Test code."""
+"""What the tests' gRPC protocol peers (dataproc_peer, vertex_peer) share: a server on 127.0.0.1 decoding every
+call with the library's own message classes, recording it, and answering it from the peer's `_<method in snake
+case>`; the shared channel clients are bound to; what tests read of the calls. Test code."""
 
 from __future__ import annotations
 
 import copy
 import re
+import threading
+from concurrent import futures
 
 import grpc
 
@@ -52,3 +55,43 @@ class Handler(grpc.GenericRpcHandler):
         return grpc.unary_unary_rpc_method_handler(
             call, request_deserializer=getattr(request, "deserialize", getattr(request, "FromString", None)),
             response_serializer=getattr(response, "serialize", lambda message: message.SerializeToString()))
+
+
+class Peer:
+    """A peer's server (started by `with`), its shared synchronous channel, and the calls it received. `player`
+    ends what the peer starts (see each peer), `pending_reads` how many reads see it in progress first."""
+
+    def __init__(self, methods: dict, name: str, player, pending_reads: int):
+        self.player, self.pending_reads = player, pending_reads
+        self.requests: list[tuple[str, object]] = []  # (method, decoded request), in arrival order
+        self.errors: list[str] = []  # the players' and the peer's own failures
+        self._lock, self._channel = threading.RLock(), None
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        self.server.add_generic_rpc_handlers([Handler(self, methods, name)])
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.address = f"127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        self.server.stop(grace=None)
+
+    def channel(self) -> grpc.Channel:
+        """The peer's synchronous channel, shared by every sync client bound to it."""
+        with self._lock:
+            self._channel = self._channel or grpc.insecure_channel(self.address)
+            return self._channel
+
+    def calls(self, method: str) -> list:
+        return [request for name, request in self.requests if name == method]
+
+    def methods(self) -> list[str]:
+        return [name for name, _ in self.requests]
+
+    def last(self, method: str):
+        assert self.calls(method), f"the peer received no {method} (it received {self.methods()})"
+        return self.calls(method)[-1]

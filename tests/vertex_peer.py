@@ -22,7 +22,6 @@ import threading
 import types
 import uuid
 import zlib
-from concurrent import futures
 
 import grpc
 import grpc_peer
@@ -102,48 +101,17 @@ class _Job:
     state = lambda self: self.msg.state.name  # noqa: E731
 
 
-class VertexPeer:
+class VertexPeer(grpc_peer.Peer):
     def __init__(self, player=default_player, pending_reads: int = 1):
-        self.player, self.pending_reads = player, pending_reads
-        self.requests: list[tuple[str, object]] = []  # (method, decoded request), in arrival order
-        self.errors: list[str] = []  # the players' and the peer's own failures
+        super().__init__(METHODS, "Vertex AI", player, pending_reads)
         self.jobs: dict[tuple, _Job] = {}  # (kind, project number, location, id) -> _Job
         self.models: dict[tuple, list] = {}  # (project number, location, model id) -> its versions (Model), in order
         self.ops: dict[str, types.SimpleNamespace] = {}  # name -> (msg, reads left, finish() -> the response)
-        self._lock, self._channel = threading.RLock(), None
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-        self.server.add_generic_rpc_handlers([grpc_peer.Handler(self, METHODS, "Vertex AI")])
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
-        self.address = f"127.0.0.1:{self.port}"
-
-    def __enter__(self) -> VertexPeer:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._channel is None or self._channel.close()
-        self.server.stop(grace=None)
-
-    def channel(self) -> grpc.Channel:
-        """The peer's synchronous channel, shared by every sync client bound to it."""
-        with self._lock:
-            self._channel = self._channel or grpc.insecure_channel(self.address)
-            return self._channel
 
     @staticmethod
     def number(project: str) -> str:
         """The project number the peer gives a project id (a number is itself)."""
         return project if project.isdigit() else str(10**11 + zlib.crc32(project.encode()))
-
-    def calls(self, method: str) -> list:
-        return [request for name, request in self.requests if name == method]
-
-    def methods(self) -> list[str]:
-        return [name for name, _ in self.requests]
-
-    def last(self, method: str):
-        assert self.calls(method), f"the peer received no {method} (it received {self.methods()})"
-        return self.calls(method)[-1]
 
     def job(self, display_name: str, kind: str = "custom"):
         """The peer's current copy of the last custom (or `kind="tuning"`) job of that display name, or None."""
