@@ -33,10 +33,10 @@ def tags_of_environment(env) -> dict[str, str]:
 
 def reap_jobs(conn: dict, run_state) -> list[str]:
     """Cancel the Vertex AI custom and tuning jobs (Contrail's, by label) still running for a run that ended."""
-    from airflow.providers.google.cloud.hooks.vertex_ai.custom_job import CustomJobHook
+    from contrail.platforms.gcp import vertex
 
-    client = CustomJobHook(gcp_conn_id=conn["gcp_conn_id"]).get_job_service_client(conn["region"])
-    query = {"parent": f"projects/{conn['project_id']}/locations/{conn['region']}", "filter": "labels.contrail-dag-id:*"}
+    client = vertex.job_service(conn)
+    query = {"parent": vertex.parent(conn), "filter": "labels.contrail-dag-id:*"}
     kinds = (("custom job", client.list_custom_jobs, client.cancel_custom_job, lambda j: j.job_spec),
              ("tuning job", client.list_hyperparameter_tuning_jobs, client.cancel_hyperparameter_tuning_job,
               lambda j: j.trial_job_spec))

@@ -69,8 +69,9 @@ def _models(request: dict):
 
 def find_model(conn: dict, display_name: str) -> str | None:
     """The Vertex model (its id) holding the versions of `display_name`, if any."""
-    parent = f"projects/{conn['project_id']}/locations/{conn['region']}"
-    found = list(_models(conn).list_models(request={"parent": parent, "filter": f'display_name="{display_name}"'}))
+    from contrail.platforms.gcp.vertex import parent
+
+    found = list(_models(conn).list_models(request={"parent": parent(conn), "filter": f'display_name="{display_name}"'}))
     return found[0].name.rsplit("/", 1)[-1] if found else None
 
 
@@ -81,7 +82,9 @@ def find_version(request: dict, context) -> dict | None:
     model_id = request.get("parent_model") or find_model(request, request["model"]["display_name"])
     if not model_id:
         return None
-    name = f"projects/{request['project_id']}/locations/{request['region']}/models/{model_id}"
+    from contrail.platforms.gcp.vertex import parent
+
+    name = f"{parent(request)}/models/{model_id}"
     wanted = request["model"]["labels"]["mlflow-version"]
     for version in _models(request).list_model_versions(name=name):
         if version.labels.get("mlflow-version") == wanted:

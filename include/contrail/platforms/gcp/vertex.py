@@ -96,11 +96,12 @@ def training_cost(s: Settings, trials: int = 0) -> list[cost.Line]:
 
 # ---- run time ---------------------------------------------------------------------------------
 
-def _parent(request: dict) -> str:
-    return f"projects/{request['project_id']}/locations/{request['region']}"
+def parent(conn: dict) -> str:
+    """The Vertex AI location every job and model of the connection's project and region lives in."""
+    return f"projects/{conn['project_id']}/locations/{conn['region']}"
 
 
-def _custom_jobs(request: dict):
+def job_service(request: dict):
     from airflow.providers.google.cloud.hooks.vertex_ai.custom_job import CustomJobHook
 
     return CustomJobHook(gcp_conn_id=request.get("gcp_conn_id")).get_job_service_client(request["region"])
@@ -108,9 +109,9 @@ def _custom_jobs(request: dict):
 
 def _listed(request: dict, kind: str, name: str) -> list:
     """The custom or tuning jobs of this display name (the clients take a filter only inside the request)."""
-    client = _custom_jobs(request)
+    client = job_service(request)
     listing = client.list_custom_jobs if kind == "training" else client.list_hyperparameter_tuning_jobs
-    return list(listing(request={"parent": _parent(request), "filter": f'display_name="{name}"'}))
+    return list(listing(request={"parent": parent(request), "filter": f'display_name="{name}"'}))
 
 
 def find_training(request: dict, context) -> dict | None:
