@@ -95,15 +95,29 @@ def kill_point(features: Path, point: str, before: dict[str, int]) -> bool:
     if point == "early":
         return bool(staging)
     if point == "midway":
-        return any(any(s.rglob("*.parquet")) for s in staging)
+        return any(path.endswith(".parquet") for path, _ in staged_files(features))
     return any((features / f"dt={d}").exists() and (features / f"dt={d}").stat().st_ino != before[d] for d in DAYS)
+
+
+def staged_files(features: Path) -> list[tuple[str, int]]:
+    """(path, size) of every file under the staging folders, read while the server may still be removing them:
+    os.walk skips a folder that vanishes under it, and a file gone between listing and stat is left out."""
+    found = []
+    for staging in features.glob(f"{lake.JOB_STAGING}*"):
+        for folder, _, names in os.walk(staging):
+            for name in names:
+                try:
+                    found.append((os.path.join(folder, name), os.stat(os.path.join(folder, name)).st_size))
+                except FileNotFoundError:
+                    pass
+    return sorted(found)
 
 
 def settled(features: Path) -> None:
     """Wait until what a killed client's server went on writing has stopped changing (at most a minute)."""
     last, deadline = None, time.monotonic() + 60
     while time.monotonic() < deadline:
-        now = sorted((str(p), p.stat().st_size) for p in features.glob(f"{lake.JOB_STAGING}*/**/*") if p.is_file())
+        now = staged_files(features)
         if now == last:
             return
         last = now
