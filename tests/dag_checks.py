@@ -40,3 +40,19 @@ def champion(model: str):
 
     client = tracking.client()
     return client.get_model_version(model, promotion.alias_version(client, model, "champion"))
+
+
+def run_try(operator, request):
+    """One try of a CloudOperator task, deferred to its trigger and resumed as the triggerer and a worker would."""
+    from airflow.providers.common.compat.sdk import TaskDeferred
+    from aws_twin import TryContext
+    from gcp_binding import run_trigger
+
+    operator = operator.prepare_for_execution()
+    operator.request = request
+    context = TryContext()
+    try:
+        return operator.execute(context)
+    except TaskDeferred as deferred:
+        kwargs = {**(deferred.kwargs or {}), "event": run_trigger(deferred.trigger)}
+        return operator.resume_execution(deferred.method_name, kwargs, context)

@@ -12,7 +12,7 @@ import re
 import tempfile
 from pathlib import Path
 
-CLOUD = re.compile(r"^(s3|gs)://([^/]+)")
+CLOUD = re.compile(r"^(s3|gs|abfss?)://([^/@]+)(?:@[^/]*)?")  # an Azure container names its account after @
 FUSE = re.compile(r"^/gcs/([^/]+)")  # Cloud Storage FUSE inside a Vertex AI job: /gcs/<bucket>/<object>
 
 
@@ -57,10 +57,11 @@ def upload_changed(scheme: str, folder: Path, before: dict[Path, str]) -> list[s
 
 def on_copy(run, argv: list[str], environ: dict[str, str] | None = None):
     """`run(argv, environ)` over a local copy of the buckets the arguments and environment values name, as
-    s3:// or gs:// URLs (given as file:// URLs into the copy) or /gcs/ paths (given as paths into it); an
+    s3://, gs:// or abfs:// URLs (given as file:// URLs into the copy) or /gcs/ paths (given as paths into it); an
     environment value's URL becomes a path. What it changed goes back; returns what `run` returned."""
     environ = environ or {}
-    named = [(m.group(1), m.group(2)) for v in [*argv, *environ.values()] if (m := CLOUD.match(v))]
+    named = [("abfs" if m.group(1).startswith("abfs") else m.group(1), m.group(2))  # abfss is abfs
+             for v in [*argv, *environ.values()] if (m := CLOUD.match(v))]
     named += [("gs", m.group(1)) for v in [*argv, *environ.values()] if (m := FUSE.match(v))]
     with tempfile.TemporaryDirectory(prefix="twin-job-") as tmp:
         folder, before = Path(tmp), {}

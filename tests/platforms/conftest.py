@@ -1,6 +1,7 @@
 """The cloud profiles' fixtures: aws against a moto server in this process, with the cloud twin playing EMR
 steps and SageMaker jobs (tests/aws_twin.py); gcp against the GCS emulator and the Dataproc peer, with its twin
-playing Dataproc jobs (tests/gcp_twin.py); and the DAG files parsed under each profile."""
+playing Dataproc jobs (tests/gcp_twin.py); azure against Azurite and the Livy twin (tests/livy_twin.py) playing the
+HDInsight cluster; and the DAG files parsed under each profile."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from aws_twin import CODE, LAKE, Twin, environment
+
+AZURE_LAKE, AZURE_CODE = "contrail-azure-lake", "contrail-azure-code"
 
 
 @pytest.fixture(scope="module")
@@ -105,4 +108,37 @@ def gcp(gcs_endpoint, spark):
 
 @pytest.fixture(scope="module")
 def gcp_dags(gcp, airflow_db):
+    return parsed_dags()
+
+
+@pytest.fixture(scope="module")
+def azure(azurite, spark):
+    """The subscription of a test module: the lake and code containers on Azurite (the code uploaded by the deploy
+    command), the Livy twin as the HDInsight cluster's gateway, the azure settings in the environment."""
+    from azure.storage.blob import BlobServiceClient
+    from emulators import AZURITE_ACCOUNT
+    from livy_twin import LivyTwin
+
+    service = BlobServiceClient.from_connection_string(azurite)
+    for container in (AZURE_LAKE, AZURE_CODE):
+        if not service.get_container_client(container).exists():
+            service.create_container(container)
+    code_uri = f"abfs://{AZURE_CODE}@{AZURITE_ACCOUNT}.dfs.core.windows.net/contrail/test"
+    with pytest.MonkeyPatch.context() as patch, LivyTwin() as twin:
+        for key, value in {"CONTRAIL_PROFILE": "azure", "CONTRAIL_AZURE_CONN_ID": "azure_test",
+                           "AIRFLOW_CONN_AZURE_TEST": json.dumps({"conn_type": "wasb", "extra": {"connection_string": azurite}}),
+                           "AIRFLOW_CONN_HDINSIGHT_LIVY": twin.connection(),
+                           "CONTRAIL_DATA_ROOT": f"abfs://{AZURE_LAKE}@{AZURITE_ACCOUNT}.dfs.core.windows.net/contrail",
+                           "CONTRAIL_AZURE_CODE_URI": code_uri, "CONTRAIL_AZURE_POLL_S": "1"}.items():
+            patch.setenv(key, value)
+        from contrail.platforms.azure import deploy
+
+        deploy.upload(code_uri, "azure_test")
+        twin.code_uri = code_uri
+        yield twin
+    assert twin.errors == [], "\n".join(twin.errors)
+
+
+@pytest.fixture(scope="module")
+def azure_dags(azure, airflow_db):
     return parsed_dags()

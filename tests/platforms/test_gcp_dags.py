@@ -7,11 +7,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from aws_twin import TryContext
 from contrail import ingest, storage
 from dag_checks import (
     assert_features_published,
     assert_spark_job_failed_and_torn_down,
+    run_try,
     states,
 )
 from gcp_twin import CODE, CODE_URI, DATAPROC_SA, LAKE, PROJECT, REGION
@@ -76,21 +76,6 @@ def test_a_failed_job_still_deletes_the_cluster_fails_the_run_and_shows_the_driv
     assert gcp.peer.cluster(cluster.cluster_name) is None  # deleted all the same
     assert "the executors lost their shuffle files" in text  # the tail of the job's driver output in the bucket
     assert "console.cloud.google.com/dataproc/jobs/" in text and f"project={PROJECT}" in text  # and its console page
-
-
-def run_try(operator, request):
-    """One try of a CloudOperator task, deferred to its trigger and resumed as the triggerer and a worker would."""
-    from airflow.providers.common.compat.sdk import TaskDeferred
-    from gcp_binding import run_trigger
-
-    operator = operator.prepare_for_execution()
-    operator.request = request
-    context = TryContext()
-    try:
-        return operator.execute(context)
-    except TaskDeferred as deferred:
-        kwargs = {**(deferred.kwargs or {}), "event": run_trigger(deferred.trigger)}
-        return operator.resume_execution(deferred.method_name, kwargs, context)
 
 
 def test_a_retried_create_or_submit_reattaches_instead_of_starting_a_second_cluster_or_job(gcp, gcp_dags):

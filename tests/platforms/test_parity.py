@@ -56,8 +56,8 @@ def test_every_dag_is_the_same_graph_under_the_profile_and_parses_without_its_sd
     assert parsed["sdks"] == []  # the provider operators are built when their tasks run
     assert parsed["graph"] == local["graph"]
     # and the steps really are the cloud's: the same task ids, other operators
-    assert parsed["operators"]["contrail_features"]["build_features.start_cluster"] != \
-        local["operators"]["contrail_features"]["build_features.start_cluster"]
+    assert parsed["operators"]["contrail_features"]["build_features.submit_job"] != \
+        local["operators"]["contrail_features"]["build_features.submit_job"]
 
 
 def test_the_production_shape_loads_every_dag(local):
@@ -88,6 +88,8 @@ OFFICIAL = {
             "contrail_training": {"train.submit_training": "CreateCustomJobOperator",
                                   "train.submit_tuning": "CreateHyperparameterTuningJobOperator",
                                   "mirror_model.register_version": "UploadModelOperator"}},
+    "azure": {"contrail_features": {"build_features.submit_job": "LivyOperator", "build_features.await_job": "LivyBatchSensor"},
+              "contrail_inference": {"score_features.submit_job": "LivyOperator", "score_features.await_job": "LivyBatchSensor"}},
 }
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 import os
 
-PLATFORMS = {"local": "contrail.platforms.local", "aws": "contrail.platforms.aws", "gcp": "contrail.platforms.gcp"}
-PLANNED = {"azure": "HDInsight through Livy, Azure ML"}
+PLATFORMS = {"local": "contrail.platforms.local", "aws": "contrail.platforms.aws", "gcp": "contrail.platforms.gcp",
+             "azure": "contrail.platforms.azure"}
 
 
 def active_name() -> str:
@@ -27,10 +27,7 @@ def module(name: str | None = None):
     if name not in PLATFORMS:
         from contrail.config import ConfigError
 
-        if name in PLANNED:
-            raise ConfigError(f"CONTRAIL_PROFILE={name}: its platform ({PLANNED[name]}) is not built yet; "
-                              f"built: {', '.join(PLATFORMS)}")
-        raise ConfigError(f"unknown CONTRAIL_PROFILE {name!r}: choose one of {', '.join([*PLATFORMS, *PLANNED])}")
+        raise ConfigError(f"unknown CONTRAIL_PROFILE {name!r}: choose one of {', '.join(PLATFORMS)}")
     return importlib.import_module(PLATFORMS[name])
 
 

@@ -3,7 +3,7 @@
 An estimate is instance type x count x hours x (1 - spot discount on spot capacity), plus a
 service's per-instance fee where it has one (EMR's uplift is charged in full on spot nodes too).
 The default table holds list prices in USD per instance-hour (us-east-1, on demand) for the
-instance types the settings default to (and us-central1's for Google Cloud); `CONTRAIL_PRICES` (a JSON object, or the path of a JSON
+instance types the settings default to (us-central1's for Google Cloud, East US's for Azure); `CONTRAIL_PRICES` (a JSON object, or the path of a JSON
 file) overrides or extends it, keyed `<section>:<instance type>`, e.g. `"ec2:m5.xlarge": 0.192`.
 """
 
@@ -31,6 +31,10 @@ DEFAULT_PRICES = {
     "gce:n2-standard-2": 0.097118, "gce:n2-standard-4": 0.194236, "gce:n2-standard-8": 0.388472,
     "dataproc:n2-standard-2": 0.02, "dataproc:n2-standard-4": 0.04, "dataproc:n2-standard-8": 0.08,
     "vertex:n2-standard-4": 0.2234, "vertex:n2-standard-8": 0.4468, "dataproc-serverless:dcu": 0.06,
+    # Azure (East US, Linux pay-as-you-go): the VMs, HDInsight's per-node surcharge on top, Azure ML compute
+    "azure-vm:Standard_E4_v3": 0.252, "azure-vm:Standard_E8_v3": 0.504, "azure-vm:Standard_E16_v3": 1.008,
+    "hdinsight:Standard_E4_v3": 0.064, "hdinsight:Standard_E8_v3": 0.128, "hdinsight:Standard_E16_v3": 0.256,
+    "azureml:Standard_DS3_v2": 0.229, "azureml:Standard_D4s_v3": 0.192,
 }
 DEFAULT_SPOT_DISCOUNT = 0.6  # spot capacity typically costs 30-40 % of on demand; say 40 %
 

@@ -19,11 +19,11 @@ as an archive (`spark.archives`), which must be built on Amazon Linux 2023 for i
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from contrail.config import PROJECT_ROOT
+from contrail.platforms import code
 from contrail.platforms.code import CLUSTER_PACKAGES, cluster_requirements, job_files  # noqa: F401  (the pins every cloud's executors get)
 
 
@@ -64,33 +64,24 @@ def create_glue_job(code_uri: str, role: str, conn_id: str) -> str:
     return request["Name"]
 
 
-def upload(code_uri: str, conn_id: str, serverless_archive: Path | None = None) -> list[str]:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+SETTING = "CONTRAIL_AWS_CODE_URI"
 
+
+def upload(code_uri: str, conn_id: str, serverless_archive: Path | None = None) -> list[str]:
     if not code_uri.startswith("s3://"):
         raise SystemExit(f"--code-uri {code_uri!r}: expected s3://bucket/prefix")
-    bucket, _, prefix = code_uri[5:].rstrip("/").partition("/")
-    hook = S3Hook(aws_conn_id=conn_id)
-    sent = []
-    for key, body in files(serverless_archive).items():
-        full = f"{prefix}/{key}".lstrip("/")
-        hook.load_bytes(body, full, bucket, replace=True)
-        sent.append(f"s3://{bucket}/{full}")
-    return sent
+    return code.upload(code_uri, conn_id, files(serverless_archive))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--code-uri", required=True, help="s3://bucket/prefix (becomes CONTRAIL_AWS_CODE_URI)")
-    parser.add_argument("--conn-id", default="aws_default", help="the Airflow connection to upload with")
+    parser = code.deploy_parser(__doc__, "s3://bucket/prefix", SETTING, "aws_default")
     parser.add_argument("--serverless-archive", type=Path, help="a packed environment for EMR Serverless (see above)")
     parser.add_argument("--glue-role", help="create (or update) the landing converter's Glue job with this role")
     args = parser.parse_args(argv)
-    for uri in upload(args.code_uri, args.conn_id, args.serverless_archive):
-        print(f"uploaded {uri}")
+    sent = upload(args.code_uri, args.conn_id, args.serverless_archive)
     if args.glue_role:
         print(f"Glue job {create_glue_job(args.code_uri, args.glue_role, args.conn_id)} ready (CONTRAIL_LANDING_CONVERTER=glue)")
-    print(f"set CONTRAIL_AWS_CODE_URI={args.code_uri.rstrip('/')}")
+    code.report(sent, SETTING, args.code_uri)
     return 0
 
 

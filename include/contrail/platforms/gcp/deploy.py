@@ -15,10 +15,10 @@ Registry (CONTRAIL_VERTEX_TRAINING_IMAGE).
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from contrail.config import PROJECT_ROOT
+from contrail.platforms import code
 from contrail.platforms.code import cluster_requirements, job_files
 
 
@@ -28,29 +28,18 @@ def files() -> dict[str, bytes]:
             "bootstrap/requirements-cluster.txt": cluster_requirements().encode()}
 
 
-def upload(code_uri: str, conn_id: str) -> list[str]:
-    from airflow.providers.google.cloud.hooks.gcs import GCSHook
+SETTING = "CONTRAIL_GCP_CODE_URI"
 
+
+def upload(code_uri: str, conn_id: str) -> list[str]:
     if not code_uri.startswith("gs://"):
         raise SystemExit(f"--code-uri {code_uri!r}: expected gs://bucket/prefix")
-    bucket, _, prefix = code_uri[5:].rstrip("/").partition("/")
-    hook = GCSHook(gcp_conn_id=conn_id)
-    sent = []
-    for key, body in files().items():
-        name = f"{prefix}/{key}".lstrip("/")
-        hook.upload(bucket, name, data=body)
-        sent.append(f"gs://{bucket}/{name}")
-    return sent
+    return code.upload(code_uri, conn_id, files())
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--code-uri", required=True, help="gs://bucket/prefix (becomes CONTRAIL_GCP_CODE_URI)")
-    parser.add_argument("--conn-id", default="google_cloud_default", help="the Airflow connection to upload with")
-    args = parser.parse_args(argv)
-    for uri in upload(args.code_uri, args.conn_id):
-        print(f"uploaded {uri}")
-    print(f"set CONTRAIL_GCP_CODE_URI={args.code_uri.rstrip('/')}")
+    args = code.deploy_parser(__doc__, "gs://bucket/prefix", SETTING, "google_cloud_default").parse_args(argv)
+    code.report(upload(args.code_uri, args.conn_id), SETTING, args.code_uri)
     return 0
 
 
