@@ -24,8 +24,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	@touch $@
 
+# Two pytest sessions side by side (tests/shards.py); `$(PY) -m pytest` runs the suite as one.
 test: install node_modules/.installed
-	$(PY) -m pytest
+	$(PY) tests/shards.py $(PYTEST_ARGS)
 
 ui: install
 	$(PY) -m contrail.local_run --ui

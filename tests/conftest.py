@@ -14,12 +14,20 @@ from pathlib import Path
 import pytest
 from contrail import localenv
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 _STATE = Path(tempfile.mkdtemp(prefix="contrail-test-"))
-localenv.private(
+localenv.private(  # ports of this session alone: two sessions (make test runs two) never meet
     _STATE,
     CONTRAIL_SPARK_CONNECT_PORT=os.environ.get("CONTRAIL_TEST_SPARK_PORT", "15112"),
-    AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="18793",
-    AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="18794",
+    AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(_free_port()),
+    AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(_free_port()),
 )
 
 

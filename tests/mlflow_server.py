@@ -25,8 +25,12 @@ def _psql(sql: str) -> None:
 
 
 @contextlib.contextmanager
-def running(workdir: Path, port: int = 15511):
-    """Yield (tracking URI, lock URL) of a fresh server; drop its database afterwards."""
+def running(workdir: Path, port: int | None = None):
+    """Yield (tracking URI, lock URL) of a fresh server (on a free port unless given); drop its database afterwards."""
+    if port is None:
+        from emulators import free_port
+
+        port = free_port()
     db = f"contrail_test_mlflow_{os.getpid()}"
     _psql(f"DROP DATABASE IF EXISTS {db}")
     _psql(f"CREATE DATABASE {db}")
