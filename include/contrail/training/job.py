@@ -189,6 +189,24 @@ def report_hypertune(value: float, environ=None) -> None:
         fh.write(json.dumps(line) + "\n")
 
 
+def report_azureml(value: float, environ=None) -> None:
+    """An Azure ML sweep trial's metric, logged to the trial's MLflow run (Azure ML sets AZUREML_RUN_ID,
+    MLFLOW_TRACKING_URI and MLFLOW_RUN_ID in a job), where the sweep's objective reads it. A failure to log only
+    warns: the model is written, and Contrail picks the best trial by its result.json."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    if "AZUREML_RUN_ID" not in environ:
+        return  # not inside Azure ML
+    try:
+        import mlflow
+
+        client = mlflow.MlflowClient(tracking_uri=environ.get("MLFLOW_TRACKING_URI"))
+        client.log_metric(environ.get("MLFLOW_RUN_ID") or environ["AZUREML_RUN_ID"], VERTEX_METRIC, value)
+    except Exception as exc:  # noqa: BLE001  (e.g. the image lacks azureml-mlflow for an azureml:// tracking URI)
+        print(f"warning: {VERTEX_METRIC} not logged to the trial's MLflow run: {type(exc).__name__}: {exc}", flush=True)
+
+
 def main(argv: list[str] | None = None, environ=None) -> None:
     import os
 
@@ -214,6 +232,8 @@ def main(argv: list[str] | None = None, environ=None) -> None:
         job_spec = {**from_hyperparameters(hp), "n_trials": job_spec["n_trials"], "timeout_s": job_spec["timeout_s"]}
     summary = run(job_spec, fuse_path(args.features), fuse_path(output))
     report_hypertune(summary["validation"]["roc_auc"], environ)
+    if trial:
+        report_azureml(summary["validation"]["roc_auc"], environ)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ class AzureMLHook(BaseHook):
             self._connection = self.get_connection(self.conn_id)
         return self._connection
 
-    def extra(self, key: str, what: str) -> str:
+    def required_extra(self, key: str, what: str) -> str:
         """The connection's extra `key`, or an error naming the connection, the extra and what to set it to."""
         value = self.connection.extra_dejson.get(key)
         if not value:
@@ -80,7 +80,7 @@ class AzureMLHook(BaseHook):
                                        "principal's client id) and a password (its client secret), or neither")
             from azure.identity import ClientSecretCredential
 
-            tenant = self.extra("tenant_id", "the Microsoft Entra tenant id of the service principal")
+            tenant = self.required_extra("tenant_id", "the Microsoft Entra tenant id of the service principal")
             return ClientSecretCredential(tenant, conn.login, conn.password, **authority)
         from airflow.providers.microsoft.azure.utils import (
             get_sync_default_azure_credential,
@@ -91,7 +91,7 @@ class AzureMLHook(BaseHook):
 
     def scope(self) -> list[str]:
         """The workspace's subscription id, resource group and name."""
-        return [self.extra(key, what) for key, what in SCOPE.items()]
+        return [self.required_extra(key, what) for key, what in SCOPE.items()]
 
     def get_client(self):
         """The workspace's MLClient (one a hook)."""

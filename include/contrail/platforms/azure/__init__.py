@@ -1,14 +1,17 @@
-"""The Azure platform: Spark on a long-lived HDInsight cluster through its Livy endpoint, Blob storage (ADLS Gen2)
-for the lake. Settings: `settings.TABLE`.
+"""The Azure platform: Spark on a long-lived HDInsight cluster through its Livy endpoint, training and tuning on
+Azure ML, Blob storage (ADLS Gen2) for the lake with a lifecycle policy on raw/. Settings: `settings.TABLE`.
 
 The Spark steps are the apache-livy provider's LivyOperator (submit) and Contrail's LivyBatchSensor (the wait,
 deferred to the provider's LivyTrigger), built when their tasks run (CloudOperator), so the DAG files parse
 without any Azure SDK. Requests come from the pure builders in hdinsight.py; names and tags from naming.Names (a
 retry re-attaches to the batch its first try submitted).
 
+Training and tuning are Azure ML command and sweep jobs (Contrail's AzureMLJobOperator), the registry mirror an Azure
+ML model version pointing at the model the job wrote (training.py).
+
 Not built yet on this profile, refused by the plan with a ConfigError that says so (the DAGs keep the same tasks
-on every profile): training and tuning on Azure ML, the registry mirror into Azure ML, a managed online endpoint,
-batch endpoints for scoring, Data Factory as the landing converter, storage lifecycle rules, the reaper.
+on every profile): a managed online endpoint, batch endpoints for scoring, the reaper; Data Factory as the landing
+converter is not offered (drops are read as they are).
 """
 
 from __future__ import annotations
@@ -84,30 +87,38 @@ def spark_session():
     return connect.remote_session(NAME)
 
 
-# ---- training, the registry mirror, serving: Azure ML (not built yet) --------------------------
+# ---- training, tuning and the registry mirror on Azure ML ---------------------------------------
 
 def plan_training(spec: dict, names, job_name: str) -> dict:
-    _not_built("training and tuning (Azure ML command and sweep jobs)")
+    from contrail.platforms.azure import training
+
+    return training.plan(spec, names, job_name)
 
 
 def training_operators(plan) -> dict:
-    return {slot: _cloud(slot, "contrail_plugins.azureml.operators.AzureMLJobOperator", plan[slot])
-            for slot in ("submit_training", "submit_tuning")} | {
-        slot: _empty(slot, "The Azure ML job operator waits for its job itself.") for slot in ("await_training", "await_tuning")}
+    from contrail.platforms.azure import training
+
+    return training.operators(plan, _cloud)
 
 
 def job_output(output: dict):
-    _not_built("reading an Azure ML job's output")
+    from contrail.platforms.azure import training
+
+    return training.downloaded(output)
 
 
 def plan_mirror(candidate: dict, decision: str | None, names) -> dict:
-    _not_built("mirroring a model version into the Azure ML registry")
+    from contrail.platforms.azure import training
+
+    return training.plan_mirror(candidate, decision, names)
 
 
 def mirror_operators(plan) -> dict:
     return {"register_version": _cloud("register_version", "contrail_plugins.azureml.operators.AzureMLRegisterModelOperator",
                                        plan["register_version"])}
 
+
+# ---- serving: an Azure ML managed online endpoint (not built yet) ------------------------------
 
 def plan_serving(model: str, version: str, names) -> dict:
     _not_built("online serving (an Azure ML managed online endpoint)")
@@ -130,7 +141,9 @@ def convert_drops_operator():
 
 
 def apply_lake_policy() -> str:
-    _not_built("the storage lifecycle rules for raw/ (cool and archive tiers)")
+    from contrail.platforms.azure import account, housekeeping
+
+    return housekeeping.apply_lake_policy(azure_settings.load(), account.lake_root())
 
 
 def reap(run_state) -> list[str]:
