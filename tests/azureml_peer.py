@@ -52,6 +52,8 @@ ROUTES = [(method, re.compile(pattern), name) for method, pattern, name in [
     ("GET", WORKSPACE + r"/models/(?P<name>[^/]+)/versions", "list_model_versions"),
     ("PUT", WORKSPACE + r"/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_model_version"),
     ("GET", WORKSPACE + r"/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "get_model_version"),
+    ("PUT", r"/subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<group>[^/]+)/providers/Microsoft\.Storage/"
+            r"storageAccounts/(?P<account>[^/]+)/managementPolicies/(?P<policy>[^/]+)", "put_management_policy"),
 ]]
 
 
@@ -104,6 +106,7 @@ class AzureMLPeer:
         self.jobs: dict[str, _Job] = {}
         self.ends: dict[str, tuple] = {}  # name -> (end, reads before it) of a job the test ended before its PUT
         self.model_versions: dict[tuple, dict] = {}  # (name, version) -> model version resource
+        self.management_policies: dict[tuple, dict] = {}  # (resource group, storage account) -> policy resource
         self.operations: set[str] = set()
         self._lock = threading.RLock()
         self._folder = tempfile.TemporaryDirectory(prefix="azureml-peer-")
@@ -298,6 +301,19 @@ class AzureMLPeer:
               f"the peer lists versions by createdtime desc only, not {call.query['$orderBy']!r}")
         newest = [v for (model, _), v in reversed(self.model_versions.items()) if model == name]
         return 200, {}, {"value": newest[:int(call.query.get("$top", len(newest)))]}
+
+
+    def _put_management_policy(self, call, subscription: str, group: str, account: str, policy: str):
+        """A storage account's lifecycle management policy (the account is taken to exist in any resource group of
+        the subscription); only `default` is a valid policy name, as in ARM."""
+        _need(subscription == self.scope[0], 404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
+        _need(policy == "default", 400, "InvalidManagementPolicyName", "the management policy name must be 'default'")
+        rules = (((call.body or {}).get("properties") or {}).get("policy") or {}).get("rules")
+        _need(rules, 400, "InvalidManagementPolicyRule", "a management policy needs at least one rule")
+        resource = {"id": call.path, "name": policy, "type": "Microsoft.Storage/storageAccounts/managementPolicies",
+                    "properties": {"policy": call.body["properties"]["policy"], "lastModifiedTime": _now()}}
+        self.management_policies[(group, account)] = resource
+        return 200, {}, resource
 
 
 def _match(method: str, path: str) -> tuple[str, dict] | None:
