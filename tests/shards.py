@@ -1,7 +1,7 @@
 """`make test`: the whole suite as two pytest sessions side by side, each with its own PostgreSQL, Spark Connect
 server, Airflow home and ports (tests/conftest.py), so that one waits on a scheduler, a server or a peer while the
-other computes. Run alone, the suite spends much of its wall time waiting; two sessions on 2 cores finish in about
-two thirds of one session's time.
+other computes. On 2 cores the suite is mostly CPU-bound, so the gain is modest: 27:50 for the two sessions against
+32:55 for one, measured beside other test runs on the same machine (README, Tests).
 
 Shard "deployment" holds the tests that start whole deployments or servers (the production shape and its browser
 test, which share one; the registry on three stores; the fault suite, whose table is printed once); shard "pipeline"
