@@ -136,7 +136,7 @@ def test_scoring_runs_as_a_livy_batch_and_every_prediction_names_the_champion(az
     from contrail.registry import promotion
     from contrail.training import run, window
 
-    name = "azure_delay"
+    name = "azure_scoring"  # not the training tests' model (tests/platforms/test_azure_training.py)
     with pytest.MonkeyPatch.context() as local:  # a champion trained in this process, on a local lake (training on
         local.setenv("CONTRAIL_PROFILE", "local")  # Azure ML is not built); the registry is the same MLflow
         local.setenv("CONTRAIL_DATA_ROOT", f"file://{tmp_path}/lake")
