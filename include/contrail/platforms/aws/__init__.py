@@ -9,23 +9,14 @@ sagemaker.py; names and tags from naming.Names (a retry re-attaches to what its 
 
 from __future__ import annotations
 
+from contrail.platforms import slots
 from contrail.platforms.aws import settings as aws_settings
 
 NAME = "aws"
 PROVIDER = "airflow.providers.amazon.aws"
 HERE = "contrail.platforms.aws"
-
-
-def _cloud(task_id: str, operator: str, request, **kwargs):
-    from contrail_plugins.cloud import CloudOperator
-
-    return CloudOperator(task_id=task_id, operator=f"{PROVIDER}.{operator}", request=request, **kwargs)
-
-
-def _empty(task_id: str, doc: str, **kwargs):
-    from airflow.providers.standard.operators.empty import EmptyOperator
-
-    return EmptyOperator(task_id=task_id, doc_md=doc, **kwargs)
+SETTINGS = f"{HERE}.settings:load"
+_cloud, _empty = slots.cloud(PROVIDER), slots.empty
 
 
 def _mode() -> str:
@@ -134,19 +125,14 @@ def collect_scores(collect: dict) -> None:
     batch.collect(collect)
 
 
-def spark_session():
-    """Spark inside a task (the quality engine): a Spark Connect endpoint on the cluster, if one is configured."""
-    from contrail.spark import connect
-
-    return connect.remote_session(NAME)
+# Spark inside a task (the quality engine): a Spark Connect endpoint on the cluster, if one is configured
+spark_session = slots.later("contrail.spark.connect:remote_session", NAME)
 
 
 # ---- training and tuning on SageMaker ----------------------------------------------------------
 
-def plan_training(spec: dict, names, job_name: str) -> dict:
-    from contrail.platforms.aws import training
-
-    return training.plan(spec, names, job_name)
+plan_training = slots.later(f"{HERE}.training:plan")
+job_output = slots.later(f"{HERE}.sagemaker:downloaded")
 
 
 def training_operators(plan) -> dict:
@@ -155,18 +141,11 @@ def training_operators(plan) -> dict:
     return training.operators(plan, _cloud)
 
 
-def job_output(output: dict):
-    from contrail.platforms.aws import sagemaker
-
-    return sagemaker.downloaded(output)
-
-
 # ---- the registry mirror and the endpoint ------------------------------------------------------
 
-def plan_mirror(candidate: dict, decision: str | None, names) -> dict:
-    from contrail.platforms.aws import serving
-
-    return serving.plan_mirror(candidate, decision, names)
+plan_mirror = slots.later(f"{HERE}.serving:plan_mirror")
+plan_serving = slots.later(f"{HERE}.serving:plan_endpoint")
+invoke = slots.later(f"{HERE}.serving:invoke")
 
 
 def mirror_operators(plan) -> dict:
@@ -175,23 +154,11 @@ def mirror_operators(plan) -> dict:
                                        console=f"{HERE}.sagemaker:console_job", arguments=f"{HERE}.sagemaker:package_arguments")}
 
 
-def plan_serving(model: str, version: str, names) -> dict:
-    from contrail.platforms.aws import serving
-
-    return serving.plan_endpoint(model, version, names)
-
-
 def serving_operators(plan) -> dict:
     return {"deploy_endpoint": _cloud("deploy_endpoint", "operators.sagemaker.SageMakerEndpointOperator", plan["deploy_endpoint"],
                                       console=f"{HERE}.sagemaker:console_job"),
             "await_endpoint": _cloud("await_endpoint", "sensors.sagemaker.SageMakerEndpointSensor", plan["await_endpoint"],
                                      console=f"{HERE}.sagemaker:console_job")}
-
-
-def invoke(endpoint: dict, rows: list[dict]) -> list[float]:
-    from contrail.platforms.aws import serving
-
-    return serving.invoke(endpoint, rows)
 
 
 # ---- landing, housekeeping ---------------------------------------------------------------------
@@ -209,13 +176,5 @@ def convert_drops_operator():
     return _cloud("convert_drops", "operators.glue.GlueJobOperator", request)
 
 
-def apply_lake_policy() -> str:
-    from contrail.platforms.aws import housekeeping
-
-    return housekeeping.apply_lake_policy(aws_settings.load())
-
-
-def reap(run_state) -> list[str]:
-    from contrail.platforms.aws import housekeeping
-
-    return housekeeping.reap(aws_settings.load(), run_state)
+apply_lake_policy = slots.settings_first(f"{HERE}.housekeeping:apply_lake_policy", SETTINGS)
+reap = slots.settings_first(f"{HERE}.housekeeping:reap", SETTINGS)

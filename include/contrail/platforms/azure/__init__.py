@@ -16,23 +16,14 @@ converter is not offered (drops are read as they are).
 
 from __future__ import annotations
 
+from contrail.platforms import slots
 from contrail.platforms.azure import settings as azure_settings
 
 NAME = "azure"
 HERE = "contrail.platforms.azure"
+SETTINGS = f"{HERE}.settings:load"
 LIVY = "airflow.providers.apache.livy.operators.livy.LivyOperator"
-
-
-def _cloud(task_id: str, operator: str, request, **kwargs):
-    from contrail_plugins.cloud import CloudOperator
-
-    return CloudOperator(task_id=task_id, operator=operator, request=request, **kwargs)
-
-
-def _empty(task_id: str, doc: str, **kwargs):
-    from airflow.providers.standard.operators.empty import EmptyOperator
-
-    return EmptyOperator(task_id=task_id, doc_md=doc, **kwargs)
+_cloud, _empty = slots.cloud(None), slots.empty  # the apache-livy provider's and Contrail's operators, named in full
 
 
 def _not_built(what: str):
@@ -80,37 +71,21 @@ def collect_scores(collect: dict) -> None:
     raise NotImplementedError("the HDInsight score job writes its predictions itself: its plan has nothing to collect")
 
 
-def spark_session():
-    """Spark inside a task (the quality engine): a Spark Connect endpoint, if one is configured."""
-    from contrail.spark import connect
-
-    return connect.remote_session(NAME)
+# Spark inside a task (the quality engine): a Spark Connect endpoint, if one is configured
+spark_session = slots.later("contrail.spark.connect:remote_session", NAME)
 
 
 # ---- training, tuning and the registry mirror on Azure ML ---------------------------------------
 
-def plan_training(spec: dict, names, job_name: str) -> dict:
-    from contrail.platforms.azure import training
-
-    return training.plan(spec, names, job_name)
+plan_training = slots.later(f"{HERE}.training:plan")
+job_output = slots.later(f"{HERE}.training:downloaded")
+plan_mirror = slots.later(f"{HERE}.training:plan_mirror")
 
 
 def training_operators(plan) -> dict:
     from contrail.platforms.azure import training
 
     return training.operators(plan, _cloud)
-
-
-def job_output(output: dict):
-    from contrail.platforms.azure import training
-
-    return training.downloaded(output)
-
-
-def plan_mirror(candidate: dict, decision: str | None, names) -> dict:
-    from contrail.platforms.azure import training
-
-    return training.plan_mirror(candidate, decision, names)
 
 
 def mirror_operators(plan) -> dict:

@@ -10,23 +10,14 @@ try started).
 
 from __future__ import annotations
 
+from contrail.platforms import slots
 from contrail.platforms.gcp import settings as gcp_settings
 
 NAME = "gcp"
 PROVIDER = "airflow.providers.google.cloud"
 HERE = "contrail.platforms.gcp"
-
-
-def _cloud(task_id: str, operator: str, request, **kwargs):
-    from contrail_plugins.cloud import CloudOperator
-
-    return CloudOperator(task_id=task_id, operator=f"{PROVIDER}.{operator}", request=request, **kwargs)
-
-
-def _empty(task_id: str, doc: str, **kwargs):
-    from airflow.providers.standard.operators.empty import EmptyOperator
-
-    return EmptyOperator(task_id=task_id, doc_md=doc, **kwargs)
+SETTINGS = f"{HERE}.settings:load"
+_cloud, _empty = slots.cloud(PROVIDER), slots.empty
 
 
 def _mode() -> str:
@@ -92,19 +83,14 @@ def collect_scores(collect: dict) -> None:
     raise NotImplementedError("the Dataproc score job writes its predictions itself: its plan has nothing to collect")
 
 
-def spark_session():
-    """Spark inside a task (the quality engine): a Spark Connect endpoint (Dataproc's, or any), if one is configured."""
-    from contrail.spark import connect
-
-    return connect.remote_session(NAME)
+# Spark inside a task (the quality engine): a Spark Connect endpoint (Dataproc's, or any), if one is configured
+spark_session = slots.later("contrail.spark.connect:remote_session", NAME)
 
 
 # ---- training and tuning on Vertex AI ----------------------------------------------------------
 
-def plan_training(spec: dict, names, job_name: str) -> dict:
-    from contrail.platforms.gcp import training
-
-    return training.plan(spec, names, job_name)
+plan_training = slots.later(f"{HERE}.training:plan")
+job_output = slots.later(f"{HERE}.training:downloaded")
 
 
 def training_operators(plan) -> dict:
@@ -113,18 +99,9 @@ def training_operators(plan) -> dict:
     return training.operators(plan, _cloud)
 
 
-def job_output(output: dict):
-    from contrail.platforms.gcp import training
-
-    return training.downloaded(output)
-
-
 # ---- the registry mirror and the endpoint ------------------------------------------------------
 
-def plan_mirror(candidate: dict, decision: str | None, names) -> dict:
-    from contrail.platforms.gcp import registry
-
-    return registry.plan_mirror(candidate, decision, names)
+plan_mirror = slots.later(f"{HERE}.registry:plan_mirror")
 
 
 def mirror_operators(plan) -> dict:
@@ -165,13 +142,5 @@ def convert_drops_operator():
     return _cloud("convert_drops", "operators.dataflow.DataflowTemplatedJobStartOperator", request)
 
 
-def apply_lake_policy() -> str:
-    from contrail.platforms.gcp import housekeeping
-
-    return housekeeping.apply_lake_policy(gcp_settings.load())
-
-
-def reap(run_state) -> list[str]:
-    from contrail.platforms.gcp import reaper
-
-    return reaper.reap(gcp_settings.load(), run_state)
+apply_lake_policy = slots.settings_first(f"{HERE}.housekeeping:apply_lake_policy", SETTINGS)
+reap = slots.settings_first(f"{HERE}.reaper:reap", SETTINGS)
