@@ -11,7 +11,6 @@ of SIGTERM as of SIGKILL: scenario 1.)
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import subprocess
 import sys

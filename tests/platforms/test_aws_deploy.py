@@ -8,7 +8,6 @@ import os
 import re
 from pathlib import Path
 
-import pytest
 from aws_twin import CODE, LAKE
 
 from contrail import drops, storage
