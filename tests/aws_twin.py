@@ -336,11 +336,15 @@ def run_task(operator, request, context):
 class TryContext(dict):
     """A task try's context: what the operators read of it (its XCom pushes are kept for the test)."""
 
-    def __init__(self):
+    def __init__(self, task_id: str = "submit_job", dag_id: str = "contrail_test", run_id: str = "manual__try"):
+        import types
+
         class Ti:
             pushed = {}
 
             def xcom_push(self, key, value):
                 self.pushed[key] = value
 
-        super().__init__(ti=Ti())
+        ti = Ti()
+        ti.task_id, ti.dag_id, ti.run_id = task_id, dag_id, run_id
+        super().__init__(ti=ti, dag_run=types.SimpleNamespace(dag_id=dag_id, run_id=run_id))

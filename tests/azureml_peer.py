@@ -42,6 +42,7 @@ ROUTES = [(method, re.compile(pattern), name) for method, pattern, name in [
     ("GET", WORKSPACE, "get_workspace"),
     ("GET", r"/discovery", "get_discovery"),
     ("PUT", WORKSPACE + r"/environments/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", "put_environment_version"),
+    ("GET", WORKSPACE + r"/jobs", "list_jobs"),
     ("PUT", WORKSPACE + r"/jobs/(?P<name>[^/]+)", "put_job"),
     ("GET", WORKSPACE + r"/jobs/(?P<name>[^/]+)", "get_job"),
     ("POST", WORKSPACE + r"/jobs/(?P<name>[^/]+)/cancel", "cancel_job"),
@@ -242,6 +243,14 @@ class AzureMLPeer:
             if job.status == "Starting":
                 job.resource["properties"]["status"] = "Running"
         return 200, {}, job.resource
+
+    def _list_jobs(self, call):
+        """The jobs not archived (the peer archives none), those with the tag key `tag` when asked, in one page."""
+        _need(call.query.get("listViewType", "ActiveOnly") == "ActiveOnly", 400, "UserError",
+              f"the peer lists active jobs only, not {call.query['listViewType']!r}")
+        tag = call.query.get("tag")
+        return 200, {}, {"value": [job.resource for job in self.jobs.values()
+                                   if tag is None or tag in (job.resource["properties"].get("tags") or {})]}
 
     @staticmethod
     def _end(job: _Job) -> None:

@@ -50,7 +50,7 @@ def run_try(operator, request):
 
     operator = operator.prepare_for_execution()
     operator.request = request
-    context = TryContext()
+    context = TryContext(operator.task_id, operator.dag_id)
     try:
         return operator.execute(context)
     except TaskDeferred as deferred:

@@ -76,6 +76,17 @@ class LivyTwin:
     def posted(self) -> list[dict]:
         return [r["json"] for r in self.requests if r["method"] == "POST"]
 
+    def add_batch(self, name: str, state: str = "running") -> int:
+        """A batch that was submitted before the test (by anyone) and stays in `state` until deleted; its id."""
+        batch_id = next(self._ids)
+        self.batches[batch_id] = {"id": batch_id, "name": name, "state": state, "log": [], "body": {"name": name},
+                                  "appId": f"application_1764000000000_{batch_id:04d}", "done": threading.Event()}
+        return batch_id
+
+    def deleted(self) -> list[int]:
+        """The ids of the batches a DELETE asked to kill, in order."""
+        return [int(r["path"].rsplit("/", 1)[-1]) for r in self.requests if r["method"] == "DELETE"]
+
     def wait(self, batch_id: int, timeout: float = 600) -> str:
         self.batches[batch_id]["done"].wait(timeout)
         return self.batches[batch_id]["state"]

@@ -52,6 +52,11 @@ def test_features_run_as_a_livy_batch_on_the_hdinsight_gateway(azure, features_r
     assert {r["path"] for r in posts} == {"/livy/batches"}  # HDInsight's prefix, from the connection's host
     assert all(r["headers"]["X-Requested-By"] == "contrail" for r in posts)
     assert azure.batches[0]["state"] == "success"
+    from contrail.platforms.azure import reaper
+
+    assert reaper.recorded()[body["name"]]["tags"] == {  # what the reaper reads back: Livy cannot say whose it is
+        "contrail:dag_id": "contrail_features", "contrail:run_id": features_run.run_id, "contrail:step": "build_features",
+        "contrail:days": ""}
 
 
 def test_what_the_batch_wrote_is_read_back_from_the_container_and_equals_the_local_build(azure, features_run, spark, tmp_path):

@@ -145,6 +145,13 @@ class AzureMLHook(BaseHook):
             time.sleep(poll_interval)
         return job
 
+    def list_jobs(self, tag: str | None = None) -> list[dict]:
+        """The workspace's jobs (not archived; a sweep's trials are under their sweep), only those carrying the tag key
+        `tag` when given: each one's ``name``, ``type``, ``status`` and ``tags``."""
+        jobs = self.get_client().jobs.list(**({"tag": tag} if tag else {}))
+        return [{"name": job.name, "type": job.type, "status": str(getattr(job.status, "value", job.status)),
+                 "tags": dict(job.tags or {})} for job in jobs if job is not None]  # None: a job the SDK cannot parse
+
     def cancel(self, name: str) -> None:
         """Cancel the job and wait for Azure ML to accept the cancellation."""
         self.get_client().jobs.begin_cancel(name).result()

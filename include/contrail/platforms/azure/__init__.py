@@ -6,11 +6,13 @@ deferred to the provider's LivyTrigger), built when their tasks run (CloudOperat
 without any Azure SDK. Requests come from the pure builders in hdinsight.py; names and tags from naming.Names (a
 retry re-attaches to the batch its first try submitted).
 
+The reaper (reaper.py) stops the Livy batches and Azure ML jobs of ended runs.
+
 Training and tuning are Azure ML command and sweep jobs (Contrail's AzureMLJobOperator), the registry mirror an Azure
 ML model version pointing at the model the job wrote (training.py).
 
 Not built yet on this profile, refused by the plan with a ConfigError that says so (the DAGs keep the same tasks
-on every profile): a managed online endpoint, batch endpoints for scoring, the reaper; Data Factory as the landing
+on every profile): a managed online endpoint, batch endpoints for scoring; Data Factory as the landing
 converter is not offered (drops are read as they are).
 """
 
@@ -121,5 +123,4 @@ def apply_lake_policy() -> str:
     return housekeeping.apply_lake_policy(azure_settings.load(), account.lake_root())
 
 
-def reap(run_state) -> list[str]:
-    _not_built("the reaper (Livy batches and Azure ML jobs of ended runs)")
+reap = slots.settings_first(f"{HERE}.reaper:reap", SETTINGS)

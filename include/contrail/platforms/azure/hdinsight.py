@@ -89,7 +89,7 @@ def cost_lines(s: Settings) -> list[cost.Line]:
 
 # ---- run time: what the operators are given (the apache-livy provider's hook) -------------------
 
-def _hook(request: dict):
+def hook(request: dict):
     from airflow.providers.apache.livy.hooks.livy import LivyHook
 
     return LivyHook(livy_conn_id=request["livy_conn_id"], extra_headers=request.get("extra_headers"))
@@ -97,9 +97,9 @@ def _hook(request: dict):
 
 def check_cluster(request: dict) -> str:
     """The cluster's Livy endpoint answers with the connection's login (before a batch is asked of it)."""
-    hook = _hook(request)
+    livy_hook = hook(request)
     try:
-        response = hook.run_method(endpoint="batches", method="GET", data={"size": 1}, headers=request.get("extra_headers"))
+        response = livy_hook.run_method(endpoint="batches", method="GET", data={"size": 1}, headers=request.get("extra_headers"))
         response.raise_for_status()
     except Exception as exc:  # noqa: BLE001  (whatever failed, the connection is what to look at)
         raise ConfigError(f"the HDInsight cluster behind connection {request['livy_conn_id']!r} does not answer its Livy "
@@ -109,14 +109,26 @@ def check_cluster(request: dict) -> str:
     return request["livy_conn_id"]
 
 
-def find_batch(request: dict, context) -> int | None:
-    """The id of this run's batch, if an earlier try submitted it and it has not failed (Livy keeps ended batches
-    for a while; the newest of the name wins)."""
-    response = _hook(request).run_method(endpoint="batches", method="GET", data={"from": 0, "size": 1000},
+def batches(request: dict) -> list[dict]:
+    """The batches the cluster's Livy knows (it forgets ended ones after livy.server.session.state-retain.sec)."""
+    response = hook(request).run_method(endpoint="batches", method="GET", data={"from": 0, "size": 1000},
                                          headers=request.get("extra_headers"))
     response.raise_for_status()
-    mine = [b for b in response.json().get("sessions", []) if b.get("name") == request["name"] and b.get("state") not in FAILED]
-    return max(b["id"] for b in mine) if mine else None
+    return response.json().get("sessions", [])
+
+
+def find_batch(request: dict, context) -> int | None:
+    """The id of this run's batch, if an earlier try submitted it and it has not failed (Livy keeps ended batches
+    for a while; the newest of the name wins). When there is none, the batch about to be submitted is first recorded
+    as this run's in the lake (reaper.record: Livy gives nothing back that names a batch's run)."""
+    mine = [b for b in batches(request) if b.get("name") == request["name"] and b.get("state") not in FAILED]
+    if mine:
+        return max(b["id"] for b in mine)
+    from contrail.platforms.azure import reaper
+
+    step = context["ti"].task_id.split(".", 1)[0]  # the step's task group: features, score, ...
+    reaper.record(request["name"], Names.of(context["dag_run"], step, ()).tags())
+    return None
 
 
 def explain(request: dict, context, error: Exception) -> tuple[str, bool]:
@@ -124,7 +136,7 @@ def explain(request: dict, context, error: Exception) -> tuple[str, bool]:
     ended: waiting again cannot change it."""
     batch_id = request["batch_id"]
     try:
-        state = _hook(request).get_batch_state(batch_id).value
+        state = hook(request).get_batch_state(batch_id).value
     except Exception as exc:  # noqa: BLE001
         return f"the state of Livy batch {batch_id} cannot be read ({type(exc).__name__}: {exc})", False
     return f"Livy batch {batch_id} is {state}\nconsole: {console(request, None) or '(no application id yet)'}", state in FAILED
@@ -138,7 +150,7 @@ def console(request: dict, result) -> str | None:
     if batch_id is None or "{{" in str(batch_id):
         return None
     try:
-        app_id = _hook(request).get_batch(batch_id).get("appId")
+        app_id = hook(request).get_batch(batch_id).get("appId")
     except Exception:  # noqa: BLE001  (a link is a convenience)
         return None
     gateway = BaseHook.get_connection(request["livy_conn_id"]).host.rstrip("/").removesuffix("/livy")
